@@ -1,0 +1,1 @@
+"""evogan_lightning."""
