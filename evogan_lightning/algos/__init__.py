@@ -1,1 +1,32 @@
-"""evogan_lightning."""
+"""Algorithms of the collection, one LightningModule each, looked up by ``algo.name``."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import ConfigError
+from .base import EvoGANModule
+
+ALGORITHMS = {
+    "gan": "evogan_lightning.algos.gan:GAN",
+    "egan": "evogan_lightning.algos.egan:EGAN",
+    "cegan": "evogan_lightning.algos.cegan:CEGAN",
+    "gagan": "evogan_lightning.algos.gagan:GAGAN",
+    "scgan": "evogan_lightning.algos.scgan:SCGAN",
+}
+
+
+def get_algorithm(name: str) -> type[EvoGANModule]:
+    """The LightningModule class of algorithm ``name`` (clear error for unknown or unavailable names)."""
+    if name not in ALGORITHMS:
+        raise ConfigError(f"unknown algorithm {name!r}; choose one of {sorted(ALGORITHMS)} (algo=...)")
+    module, cls = ALGORITHMS[name].split(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ModuleNotFoundError as err:
+        if err.name == module:
+            raise ConfigError(f"algorithm {name!r} is not implemented in this version") from err
+        raise
+
+
+__all__ = ["ALGORITHMS", "EvoGANModule", "get_algorithm"]

@@ -1,0 +1,27 @@
+PYTHON ?= python
+
+.PHONY: install run test test-slow lint format clean
+
+install:  ## install the package with the dev tools (pytest, ruff)
+	$(PYTHON) -m pip install -e ".[dev]"
+
+run:  ## train the default configuration on embedded toy data (no download)
+	$(PYTHON) -m evogan_lightning
+
+test:  ## the default test suite (CPU, a few minutes, no downloads)
+	$(PYTHON) -m pytest -q
+
+test-slow:  ## slow tests (longer training, real Fashion-MNIST when installed)
+	$(PYTHON) -m pytest -q -m slow
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format:
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .
+
+clean:
+	rm -rf outputs multirun build dist *.egg-info .pytest_cache .ruff_cache wandb lightning_logs
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,32 @@
+"""``python -m evogan_lightning [overrides]``: the Hydra entry point (train one configuration or a sweep)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from .config import config_dir
+from .errors import ConfigError, DivergedError
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    """Train ``cfg`` and return its main metric (for Hydra sweepers)."""
+    from .train import train
+
+    try:
+        return train(cfg)
+    except (ConfigError, FileNotFoundError, DivergedError) as err:
+        if os.environ.get("EVOGAN_TRACEBACK"):
+            raise
+        kind = "diverged" if isinstance(err, DivergedError) else "error"
+        print(f"evogan_lightning: {kind}: {err}", file=sys.stderr)
+        print("(set EVOGAN_TRACEBACK=1 for the full traceback)", file=sys.stderr)
+        sys.exit(1 if isinstance(err, DivergedError) else 2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""The shared base LightningModule of every algorithm.
+
+It owns what all algorithms share: manual optimisation, the generator population store, the
+discriminator and its step (BCE + optional gradient penalty), the noise source, the generation counter,
+logging with ``generation`` as the x-axis, full-state checkpoint hooks, divergence checks, and the
+public ``sample(n, individual=None)`` API. An algorithm subclass declares its population layout and
+implements ``generation_step(real)``, which should read like its paper's pseudo-code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from ..errors import ConfigError, DivergedError
+from ..evolution.losses import discriminator_loss, gradient_penalty
+from ..evolution.population import Population
+from ..nets import NetSpec, resolve_net
+
+CHECKPOINT_KEY = "evogan"
+CHECKPOINT_VERSION = 1
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Temporarily stop gradients to ``module``'s parameters (e.g. D during a generator step)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(module.parameters(), flags):
+            p.requires_grad_(f)
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+class EvoGANModule(L.LightningModule):
+    """Base of all algorithms. ``cfg`` is the resolved run config as plain containers:
+    ``{"algo": {...}, "net": {...}, "data_info": {"name", "shape", "kind"}, "seed": int, "generations": int}``.
+    """
+
+    algo_name: ClassVar[str] = "base"
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.save_hyperparameters({"cfg": dict(cfg)})
+        self.automatic_optimization = False
+        self.cfg = dict(cfg)
+        self.algo_cfg: dict[str, Any] = dict(cfg["algo"])
+        self.data_info: dict[str, Any] = dict(cfg["data_info"])
+        self.shape: tuple[int, ...] = tuple(self.data_info["shape"])
+        self.seed = int(cfg.get("seed", 0))
+        self.max_generations = int(cfg.get("generations", 1))
+        self.log_every = int(cfg.get("log_every_n_generations", 10))
+        _require(self.max_generations >= 1, f"generations must be >= 1, got {self.max_generations}")
+        _require(self.log_every >= 1, f"log_every_n_generations must be >= 1, got {self.log_every}")
+        self.validate_common()
+        self.validate()
+        try:
+            self.net_spec: NetSpec = resolve_net(cfg["net"], self.shape)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(str(err)) from err
+        self.discriminator = self.build_discriminator()
+        self.generators = self.build_generators()
+        self.generation = 0
+        self.operator_counts: dict[str, int] = {}
+        self.history: list[dict[str, float]] = []
+        self._rng: torch.Generator | None = None
+        self._rng_state: Tensor | None = None
+        self._rng_device: str | None = None
+        self._nonfinite = torch.zeros((), dtype=torch.bool)
+        self._last_stats: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ config
+    def a(self, key: str, default: Any = None) -> Any:
+        """Algorithm config value."""
+        return self.algo_cfg.get(key, default)
+
+    def validate_common(self) -> None:
+        """Checks shared by every algorithm (raised before training starts)."""
+        for key in ("batch_size", "d_steps"):
+            v = self.a(key)
+            _require(v is not None and int(v) >= 1, f"algo.{key} must be >= 1, got {v}")
+        for key in ("lr_g", "lr_d"):
+            v = self.a(key)
+            _require(v is not None and float(v) > 0, f"algo.{key} must be > 0, got {v}")
+        betas = self.a("betas", (0.5, 0.999))
+        _require(
+            len(betas) == 2 and all(0.0 <= float(b) < 1.0 for b in betas),
+            f"algo.betas must be two numbers in [0, 1), got {betas}",
+        )
+        gp = float(self.a("gradient_penalty", 0.0))
+        _require(gp >= 0 and math.isfinite(gp), f"algo.gradient_penalty must be >= 0 (0 = off), got {gp}")
+        pop = self.a("population_size", 1)
+        _require(pop is not None and int(pop) >= 1, f"algo.population_size must be >= 1, got {pop}")
+
+    def validate(self) -> None:
+        """Algorithm-specific checks; override."""
+
+    # ------------------------------------------------------------------ construction (override to change)
+    def population_layout(self) -> tuple[int, int]:
+        """(parents, child slots) of the generator population."""
+        return int(self.a("population_size", 1)), 0
+
+    def build_discriminator(self) -> nn.Module:
+        return self.net_spec.build_discriminator(self.shape)
+
+    def build_generators(self) -> Population:
+        parents, children = self.population_layout()
+        return Population(
+            self.net_spec.generator_factory(self.shape),
+            num_parents=parents,
+            num_children=children,
+            lr=float(self.a("lr_g")),
+            betas=tuple(self.a("betas", (0.5, 0.999))),
+            independent_init=bool(self.a("independent_init", False)),
+        )
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(
+            self.discriminator.parameters(), lr=float(self.a("lr_d")), betas=tuple(self.a("betas", (0.5, 0.999)))
+        )
+
+    @property
+    def reals_per_generation(self) -> int:
+        """Real samples one generation consumes (the DataModule's batch size). Default: n_D * m."""
+        return int(self.a("d_steps")) * int(self.a("batch_size"))
+
+    # ------------------------------------------------------------------ randomness
+    @property
+    def rng(self) -> torch.Generator:
+        """The run's own random stream (noise, interpolation, choices) on the module's device.
+        Saved in checkpoints, so a resumed run draws exactly what an uninterrupted one would."""
+        dev = self.device
+        if self._rng is None or self._rng.device != dev:
+            g = torch.Generator(device=dev)
+            if self._rng_state is not None and (self._rng_device == str(dev)):
+                g.set_state(self._rng_state)
+            else:
+                g.manual_seed(self.seed)
+            self._rng, self._rng_state = g, None
+        return self._rng
+
+    def make_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Latent vectors [n, latent_dim]: N(0, 1) or U(-1, 1) per ``net.noise``."""
+        gen = self.rng if generator is None else generator
+        shape = (n, self.net_spec.latent_dim)
+        if self.net_spec.noise == "uniform":
+            return torch.rand(shape, generator=gen, device=gen.device).mul_(2).sub_(1)
+        return torch.randn(shape, generator=gen, device=gen.device)
+
+    # ------------------------------------------------------------------ the discriminator step
+    def d_step(self, real: Tensor, fake: Tensor) -> Tensor:
+        """One Adam step on BCE(D(real), 1) + BCE(D(fake), 0) (+ gp * GP). Real and fake go through D in
+        separate calls so batch-norm statistics never mix. Returns the detached loss."""
+        opt = self.optimizers()
+        d = self.discriminator
+        loss = discriminator_loss(d(real), d(fake.detach()))
+        gp = float(self.a("gradient_penalty", 0.0))
+        if gp > 0:
+            loss = loss + gp * gradient_penalty(d, real, fake, rng=self.rng)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        return loss.detach()
+
+    def d_steps(self, real: Tensor, fake: Tensor) -> Tensor:
+        """n_D discriminator steps on consecutive chunks of ``real`` [n_D*m, ...] and ``fake`` [>= n_D*m, ...].
+        Returns the mean D loss."""
+        m, n_d = int(self.a("batch_size")), int(self.a("d_steps"))
+        losses = [self.d_step(real[i * m : (i + 1) * m], fake[i * m : (i + 1) * m]) for i in range(n_d)]
+        return torch.stack(losses).mean()
+
+    # ------------------------------------------------------------------ training loop glue
+    def generation_step(self, real: Tensor) -> dict[str, Tensor]:
+        """One generation (evolve G, then n_D D steps). Returns scalar tensors to log."""
+        raise NotImplementedError
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+        if self.generation >= self.max_generations:
+            self.trainer.should_stop = True
+            return
+        self.generators.train()
+        stats = self.generation_step(batch)
+        self.generation += 1
+        losses = [v for k, v in stats.items() if k.startswith("loss/")]
+        if losses:
+            self._nonfinite = self._nonfinite.to(losses[0].device) | ~torch.isfinite(torch.stack(losses)).all()
+        if self.generation % self.log_every == 0 or self.generation >= self.max_generations:
+            self.check_finite()
+            self.record(stats)
+        if self.generation >= self.max_generations:
+            self.trainer.should_stop = True
+
+    def check_finite(self) -> None:
+        """Raise DivergedError if any loss since the start went NaN/Inf (syncs with the device)."""
+        if bool(self._nonfinite):
+            raise DivergedError(
+                f"training diverged (NaN/Inf loss) before generation {self.generation}; the last good "
+                "checkpoint was kept. Try a lower learning rate, gradient_penalty, or another seed."
+            )
+
+    def record(self, stats: Mapping[str, Tensor | float]) -> None:
+        """Send scalar stats to the progress bar and every logger, with ``generation`` as the step."""
+        row = {k: float(v) for k, v in stats.items()}
+        row["generation"] = float(self.generation)
+        self._last_stats = row
+        self.history.append(row)
+        bar = {k.split("/")[-1]: v for k, v in row.items() if k.startswith("loss/")}
+        for k, v in bar.items():
+            self.log(k, v, prog_bar=True, logger=False, on_step=True, on_epoch=False)
+        for logger in self.loggers:
+            logger.log_metrics(row, step=self.generation)
+
+    def count_operators(self, names: list[str]) -> None:
+        """Add the operators that produced this generation's survivors to the running counts."""
+        for n in names:
+            self.operator_counts[n] = self.operator_counts.get(n, 0) + 1
+
+    # ------------------------------------------------------------------ public API
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        individual: int | None = None,
+        z: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        batch_size: int = 1024,
+    ) -> Tensor:
+        """``n`` samples [n, *shape] on the CPU from one parent (the fittest by default), in eval mode,
+        generated in chunks of ``batch_size``. ``z`` [n, latent] fixes the noise; otherwise it is drawn
+        from ``generator`` (default: a fresh generator seeded with the run seed, so the training stream
+        is untouched)."""
+        idx = self.generators.best_index() if individual is None else int(individual)
+        if not 0 <= idx < self.generators.num_parents:
+            raise ValueError(f"individual must be in [0, {self.generators.num_parents}), got {individual}")
+        net = self.generators.member(idx)
+        was_training = net.training
+        net.eval()
+        if generator is None and z is None:
+            generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        out = []
+        try:
+            for start in range(0, n, batch_size):
+                k = min(batch_size, n - start)
+                zz = z[start : start + k].to(self.device) if z is not None else self.make_noise(k, generator)
+                out.append(net(zz).float().cpu())
+        finally:
+            net.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, *self.shape)
+
+    def best_individual(self) -> int:
+        return self.generators.best_index()
+
+    def final_metrics(self) -> dict[str, float]:
+        """Flat metrics for metrics.json: generation, last logged stats, operator shares."""
+        out: dict[str, float] = {"generation": float(self.generation)}
+        out.update({k: v for k, v in self._last_stats.items() if k != "generation"})
+        total = sum(self.operator_counts.values())
+        for name, count in sorted(self.operator_counts.items()):
+            out[f"operator_share/{name}"] = count / total if total else 0.0
+        return out
+
+    # ------------------------------------------------------------------ checkpoints
+    def architecture(self) -> dict[str, Any]:
+        """What must match for a checkpoint to be loadable into this module."""
+        parents, _ = self.population_layout()
+        return {
+            "algo": self.algo_name,
+            "net": self.net_spec.name,
+            "latent_dim": self.net_spec.latent_dim,
+            "net_options": dict(self.net_spec.options),
+            "shape": list(self.shape),
+            "population_size": parents,
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "version": CHECKPOINT_VERSION,
+            "architecture": self.architecture(),
+            "generation": self.generation,
+            "rng_state": self.rng.get_state(),
+            "rng_device": str(self.rng.device),
+            "operator_counts": dict(self.operator_counts),
+            "history": list(self.history),
+            "last_stats": dict(self._last_stats),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get(CHECKPOINT_KEY)
+        if state is None:
+            raise ConfigError("this checkpoint was not written by evogan_lightning (no 'evogan' section)")
+        mismatch = check_architecture(state["architecture"], self.architecture())
+        if mismatch:
+            raise ConfigError(mismatch)
+        self.generation = int(state["generation"])
+        self._rng, self._rng_state = None, state["rng_state"]
+        self._rng_device = state.get("rng_device")
+        self.operator_counts = dict(state.get("operator_counts", {}))
+        self.history = list(state.get("history", []))
+        self._last_stats = dict(state.get("last_stats", {}))
+
+
+def check_architecture(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    """A message naming every difference between a checkpoint's architecture and the current one."""
+    diffs = [f"{k}: checkpoint {saved.get(k)!r} vs config {current.get(k)!r}" for k in current if saved.get(k) != current.get(k)]
+    if not diffs:
+        return None
+    return (
+        "the checkpoint does not match this configuration (" + "; ".join(diffs) + "). Resume with the "
+        "checkpoint's own settings (see .hydra/config.yaml next to it) or start a new run without ckpt_path."
+    )

@@ -1,0 +1,36 @@
+"""Where the Hydra configs live, and composing them outside the CLI (tests, notebooks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+_PKG = Path(__file__).resolve().parent
+
+
+def config_dir() -> Path:
+    """The ``conf/`` tree: shipped inside the wheel as ``evogan_lightning/conf``; in a source checkout (or an
+    editable install) the top-level ``conf/`` next to the package."""
+    for candidate in (_PKG / "conf", _PKG.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"evogan_lightning configs not found (looked in {_PKG / 'conf'} and {_PKG.parent / 'conf'}); "
+        "reinstall the package (pip install evogan-lightning) or run from the source tree"
+    )
+
+
+def compose(overrides: Sequence[str] = (), output_dir: str | None = None) -> DictConfig:
+    """Compose the run config as the CLI would (``overrides`` like ``["algo=gan", "generations=10"]``)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    if output_dir is not None:
+        OmegaConf.set_struct(cfg, False)
+        cfg.output_dir = str(output_dir)
+    return cfg

@@ -1,0 +1,73 @@
+"""The training stream: batch ``g`` is a pure function of (seed, generation g).
+
+Because every batch is determined by the generation number alone, a run resumed from a checkpoint at
+generation N sees exactly the batches an uninterrupted run sees from N on, whatever Lightning does with
+its loop state, and the stream is identical for any number of DataLoader workers (worker w produces the
+generations g with (g - start) % num_workers == w and the DataLoader interleaves them in order).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.utils.data import IterableDataset, get_worker_info
+
+_MIX = 0x9E3779B97F4A7C15
+
+
+def stream_seed(seed: int, *keys: int) -> int:
+    """Deterministic 63-bit seed from a run seed and integer keys (splitmix-style mixing)."""
+    x = (int(seed) * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+    for k in keys:
+        x = (x ^ (int(k) + _MIX + (x << 6) + (x >> 2))) & 0xFFFFFFFFFFFFFFFF
+        x = (x * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    return x & 0x7FFFFFFFFFFFFFFF
+
+
+class GenerationStream(IterableDataset):
+    """Yields one real batch per generation for generations ``[start, stop)``.
+
+    ``source`` is either procedural (has ``sample(n, generator)``, e.g. a toy mixture) or indexable
+    (``__len__`` and ``get_batch(index)`` or ``__getitem__``). For indexable sources, generation g reads
+    rows ``perm_e[(g % B) * n : (g % B + 1) * n]`` of the epoch permutation ``perm_e`` (e = g // B,
+    B = len // n batches per epoch, the incomplete last batch is dropped).
+    """
+
+    def __init__(self, source, batch_size: int, seed: int, start: int, stop: int) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {batch_size}")
+        self.source, self.batch_size, self.seed = source, int(batch_size), int(seed)
+        self.start, self.stop = int(start), int(stop)
+        self.procedural = hasattr(source, "sample")
+        if not self.procedural and len(source) < batch_size:
+            raise ValueError(
+                f"the dataset has {len(source)} images but one generation needs {batch_size} real images; "
+                "use a larger dataset or smaller algo.batch_size / algo.eval_batch_size / algo.d_steps"
+            )
+
+    def __len__(self) -> int:
+        return max(self.stop - self.start, 0)
+
+    def batch(self, g: int, _cache: dict | None = None) -> Tensor:
+        """The real batch of generation ``g``: [batch_size, *shape]."""
+        if self.procedural:
+            gen = torch.Generator().manual_seed(stream_seed(self.seed, g))
+            return self.source.sample(self.batch_size, gen)
+        per_epoch = len(self.source) // self.batch_size
+        epoch, pos = divmod(g, per_epoch)
+        cache = _cache if _cache is not None else {}
+        if cache.get("epoch") != epoch:
+            gen = torch.Generator().manual_seed(stream_seed(self.seed, 1 << 40, epoch))
+            cache["epoch"], cache["perm"] = epoch, torch.randperm(len(self.source), generator=gen)
+        index = cache["perm"][pos * self.batch_size : (pos + 1) * self.batch_size]
+        if hasattr(self.source, "get_batch"):
+            return self.source.get_batch(index)
+        return torch.stack([self.source[int(i)] for i in index])
+
+    def __iter__(self):
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        cache: dict = {}
+        for g in range(self.start + wid, self.stop, nw):
+            yield self.batch(g, cache)

@@ -1,0 +1,9 @@
+"""User-facing errors: the CLI prints their message (no traceback) and exits with status 2."""
+
+
+class ConfigError(ValueError):
+    """Bad input (config, data, checkpoint): the message names the problem and the fix."""
+
+
+class DivergedError(RuntimeError):
+    """Training produced NaN/Inf losses or every individual diverged; the last good checkpoint is kept."""

@@ -1,0 +1,76 @@
+"""MLP pair for 2-d toy mixtures (E-GAN toy experiments: 512-unit layers; D with optional batch norm)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+LATENT_DIM = 2
+NOISE = "normal"
+_OPTIONS = {"hidden", "g_layers", "d_layers", "d_batch_norm"}
+
+
+def check_shape(shape: tuple[int, ...]) -> None:
+    """The MLP family models flat vectors only (toy data of shape (2,))."""
+    if len(shape) != 1:
+        raise ValueError(
+            f"net=mlp models flat vectors (toy data, shape (D,)), got data of shape {tuple(shape)}; "
+            "for images choose net=auto (or egan32 / mnist28 / dcgan64)"
+        )
+
+
+def _check_options(options: dict) -> None:
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        raise ValueError(f"unknown option(s) {sorted(unknown)} for net=mlp; valid: {sorted(_OPTIONS)}")
+
+
+class MLPGenerator(nn.Module):
+    """z [B, latent_dim] -> x [B, D]: ``g_layers`` ReLU layers of ``hidden`` units, linear output."""
+
+    def __init__(self, latent_dim: int, out_dim: int, hidden: int = 512, g_layers: int = 3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = latent_dim
+        for _ in range(g_layers):
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        layers.append(nn.Linear(width, out_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """x [B, D] -> logits [B]: ``d_layers`` ReLU layers (optionally batch-normed) of ``hidden`` units."""
+
+    def __init__(self, in_dim: int, hidden: int = 512, d_layers: int = 3, d_batch_norm: bool = False) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = in_dim
+        for i in range(d_layers):
+            layers.append(nn.Linear(width, hidden))
+            if d_batch_norm and i > 0:
+                layers.append(nn.BatchNorm1d(hidden))
+            layers.append(nn.ReLU())
+            width = hidden
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).squeeze(-1)
+
+
+def build_generator(shape: tuple[int, ...], latent_dim: int, **options) -> nn.Module:
+    check_shape(shape)
+    _check_options(options)
+    return MLPGenerator(latent_dim, shape[0], options.get("hidden", 512), options.get("g_layers", 3))
+
+
+def build_discriminator(shape: tuple[int, ...], **options) -> nn.Module:
+    check_shape(shape)
+    _check_options(options)
+    return MLPDiscriminator(
+        shape[0], options.get("hidden", 512), options.get("d_layers", 3), bool(options.get("d_batch_norm", False))
+    )
+

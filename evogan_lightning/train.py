@@ -1,0 +1,165 @@
+"""``train(cfg)``: build data, algorithm, loggers, callbacks and the Trainer from a composed config, run,
+and write ``metrics.json`` and the resolved config into the output directory."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from .algos import get_algorithm
+from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
+from .data.datamodule import GANDataModule
+from .data.toy import TOY_MIXTURES
+from .errors import ConfigError
+
+TOY_EVAL_SAMPLES = 10_000
+
+
+def ensure_writable(out_dir: Path) -> None:
+    """Fail early, with the fix, when the output directory cannot be written."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write_test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write to the output directory {out_dir} ({err.strerror}); choose another with "
+            "hydra.run.dir=PATH (or output_dir=PATH)"
+        ) from err
+
+
+def module_config(cfg: dict[str, Any], data_info: dict[str, Any]) -> dict[str, Any]:
+    """The part of the run config an algorithm module needs (and stores in its checkpoints)."""
+    return {
+        "algo": cfg["algo"],
+        "net": cfg["net"],
+        "data_info": data_info,
+        "data": cfg["data"],
+        "seed": int(cfg["seed"]),
+        "generations": int(cfg["generations"]),
+        "log_every_n_generations": int(cfg.get("log_every_n_generations", 10)),
+    }
+
+
+def load_checkpoint_meta(path: str) -> dict[str, Any]:
+    """Read a checkpoint's evogan section (on the CPU), with clear errors for missing/foreign files."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"ckpt_path {path} does not exist; pass the path of a last.ckpt written by a run")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise ConfigError(f"cannot read checkpoint {path}: {err}") from err
+    if CHECKPOINT_KEY not in ckpt:
+        raise ConfigError(f"{path} is not an evogan_lightning checkpoint (no '{CHECKPOINT_KEY}' section)")
+    return ckpt[CHECKPOINT_KEY]
+
+
+def build_module(cfg: dict[str, Any], data_info: dict[str, Any]) -> EvoGANModule:
+    """Instantiate the algorithm of ``cfg['algo']['name']``."""
+    name = cfg["algo"].get("name")
+    return get_algorithm(name)(module_config(cfg, data_info))
+
+
+def toy_eval(module: EvoGANModule, n: int = TOY_EVAL_SAMPLES) -> dict[str, float]:
+    """Mode coverage metrics of the best individual on a toy mixture (ALGORITHMS.md, Evaluation)."""
+    from .metrics.toy import toy_metrics
+
+    mixture = TOY_MIXTURES[module.data_info["name"]]()
+    samples = module.sample(n, generator=torch.Generator(device=module.device).manual_seed(module.seed + 1))
+    return {f"toy/{k}": float(v) for k, v in toy_metrics(samples, mixture.centers, mixture.std).items()}
+
+
+def end_of_run_metrics(module: EvoGANModule) -> dict[str, float]:
+    """Metrics of a trained module that need no extra models: training stats and toy mode metrics."""
+    metrics = module.final_metrics()
+    if module.data_info["kind"] == "toy":
+        metrics.update(toy_eval(module))
+    return metrics
+
+
+def instantiate_group(group: DictConfig | None) -> list[Any]:
+    """Instantiate every entry (``_target_``) of a config group mapping; ``null`` entries are skipped."""
+    if not group:
+        return []
+    return [instantiate(v) for v in group.values() if v is not None]
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Train one configuration; returns the main metric (toy: modes covered, else the last G loss)."""
+    out_dir = Path(cfg.output_dir)
+    ensure_writable(out_dir)
+    plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    generations = plain.get("generations")
+    if not isinstance(generations, int) or generations < 1:
+        raise ConfigError(f"generations must be an integer >= 1, got {generations!r}")
+    L.seed_everything(int(plain["seed"]), workers=True, verbose=False)
+    torch.set_float32_matmul_precision(plain.get("matmul_precision", "highest"))
+
+    try:
+        datamodule = GANDataModule(plain["data"], seed=int(plain["seed"]), num_workers=plain["data"].get("num_workers", 0))
+        data_info = datamodule.info()
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    module = build_module(plain, data_info)
+
+    ckpt_path = plain.get("ckpt_path")
+    if ckpt_path:
+        meta = load_checkpoint_meta(ckpt_path)
+        mismatch = check_architecture(meta["architecture"], module.architecture())
+        if mismatch:
+            raise ConfigError(mismatch)
+        if meta["generation"] >= generations:
+            raise ConfigError(
+                f"the checkpoint is already at generation {meta['generation']}; resume with "
+                f"generations > {meta['generation']} (e.g. generations={meta['generation'] * 2})"
+            )
+
+    datamodule.batch_size = module.reals_per_generation
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+
+    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+    loggers = instantiate_group(cfg.get("logger"))
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    trainer_kwargs = dict(plain.get("trainer") or {})
+    trainer = L.Trainer(
+        **trainer_kwargs,
+        max_epochs=-1,
+        max_steps=-1,
+        logger=loggers or False,
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        default_root_dir=str(out_dir),
+        num_sanity_val_steps=0,
+    )
+    started = time.time()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*`max_epochs` was not set.*")
+        warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch.*")
+        warnings.filterwarnings("ignore", message=".*is an invalid `training_step` return.*")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path or None)
+    if trainer.interrupted:
+        print(f"training interrupted at generation {module.generation}; output directory: {out_dir}")
+        return None
+
+    metrics = end_of_run_metrics(module)
+    metrics["train_seconds"] = time.time() - started
+    metrics["seed"] = int(plain["seed"])
+    if trainer.is_global_zero:
+        with open(out_dir / "metrics.json", "w") as f:
+            json.dump({k: (v if math.isfinite(v) else None) for k, v in metrics.items()}, f, indent=2, sort_keys=True)
+        print(json.dumps({k: round(v, 4) for k, v in metrics.items() if not k.startswith("operator")}, indent=None))
+        print(f"output directory: {out_dir}")
+    return metrics.get("toy/modes_covered", metrics.get("loss/g"))

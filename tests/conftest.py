@@ -1,0 +1,42 @@
+"""Shared test helpers: run the CLIs in subprocesses against THIS source tree, tiny configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["trainer.enable_progress_bar=false", "logger=none"]
+
+
+def run_cli(args: list[str], module: str = "evogan_lightning", cwd: Path | None = None, timeout: int = 600, check: bool = True):
+    """Run ``python -m <module> <args>`` with this checkout first on sys.path; returns CompletedProcess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("WANDB_MODE", "offline")
+    env["HYDRA_FULL_ERROR"] = "0"
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=str(cwd or REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} {args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "metrics.json").read_text())
+
+
+@pytest.fixture
+def cli():
+    return run_cli
