@@ -1,0 +1,191 @@
+"""``python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] [backends=loop]``
+
+Milliseconds per generation (median after warm-up, with p10/p90) and peak memory of the single-loss GAN,
+E-GAN and CE-GAN (with and without gradient penalty) on the CIFAR-10 EGAN32 setting of the references
+(batch m = 32, n_D = 3, evaluation batch n = 256, fp32) with synthetic 32x32 images, on whatever device
+it finds. Every setting runs in its own subprocess through the real Trainer (what a user's run costs), so
+memory peaks do not leak between settings. Results: printed, and saved as JSON + Markdown table in ``out``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+USAGE = (
+    "usage: python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] "
+    "[backends=loop] [device=auto|cpu|cuda] [warmup=3] [iters=10] [out=bench_results] [extra=...]"
+)
+ALGO_OVERRIDES = {
+    "gan": ["algo=gan", "algo.loss=heuristic"],
+    "egan": ["algo=egan"],
+    "cegan": ["algo=cegan", "algo.gradient_penalty=0"],
+    "cegan_gp": ["algo=cegan", "algo.gradient_penalty=10"],
+}
+SETTING = [
+    "data=fake",
+    "data.image_size=32",
+    "data.channels=3",
+    "data.num_images=2048",
+    "net=egan32",
+    "algo.batch_size=32",
+    "algo.d_steps=3",
+    "logger=none",
+    "callbacks=none",
+    "trainer.enable_progress_bar=false",
+]
+
+
+class GenerationTimer(L.Callback):
+    """Wall time of every training batch (= one generation), synchronised with the device."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._t0 = 0.0
+
+    @staticmethod
+    def _sync(module) -> None:
+        if module.device.type == "cuda":
+            torch.cuda.synchronize(module.device)
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self._sync(module)
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self._sync(module)
+        self.times.append(time.perf_counter() - self._t0)
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run_single(algo: str, mu: int, backend: str, device: str, warmup: int, iters: int, extra: list[str]) -> dict[str, Any]:
+    """One setting in this process: returns timing and memory statistics."""
+    from .config import compose
+    from .data.datamodule import GANDataModule
+    from .train import build_module
+
+    overrides = [*ALGO_OVERRIDES[algo], *SETTING, f"generations={warmup + iters}", f"trainer.accelerator={device}"]
+    if algo != "gan":
+        overrides += [f"algo.population_size={mu}", "algo.eval_batch_size=256", f"algo.backend={backend}"]
+    cfg = compose([*overrides, *extra], output_dir=os.devnull)
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    L.seed_everything(0, verbose=False)
+    dm = GANDataModule(plain["data"], seed=0)
+    module = build_module(plain, dm.info())
+    dm.batch_size = module.reals_per_generation
+    timer = GenerationTimer()
+    trainer = L.Trainer(
+        **plain["trainer"], max_epochs=-1, logger=False, callbacks=[timer], enable_checkpointing=False,
+        num_sanity_val_steps=0, default_root_dir="/tmp/evogan_bench",
+    )
+    if module.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    trainer.fit(module, datamodule=dm)
+    times = sorted(t * 1000 for t in timer.times[warmup:])
+    q = statistics.quantiles(times, n=10) if len(times) >= 2 else times * 9
+    return {
+        "algo": algo,
+        "mu": mu if algo != "gan" else 1,
+        "backend": backend if algo != "gan" else "-",
+        "device": str(module.device),
+        "ms_per_generation": statistics.median(times),
+        "ms_p10": q[0],
+        "ms_p90": q[-1],
+        "peak_memory_mb": _peak_memory_mb(module.device),
+        "generations_timed": len(times),
+    }
+
+
+def _device_name(device: str) -> str:
+    if device in ("auto", "cuda", "gpu") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table with the ratio to the single-loss GAN of the same device."""
+    gan = next((r["ms_per_generation"] for r in rows if r["algo"] == "gan"), None)
+    lines = [
+        "| algorithm | mu | backend | ms/generation (median) | p10-p90 | x GAN | peak memory (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ratio = f"{r['ms_per_generation'] / gan:.2f}" if gan else "-"
+        lines.append(
+            f"| {r['algo']} | {r['mu']} | {r['backend']} | {r['ms_per_generation']:.1f} | "
+            f"{r['ms_p10']:.1f}-{r['ms_p90']:.1f} | {ratio} | {r['peak_memory_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .sample import parse_args
+
+    argv = sys.argv[1:] if argv is None else argv
+    defaults = {"algos": "gan,egan,cegan,cegan_gp", "mu": "1,2,4,8", "backends": "loop", "device": "auto",
+                "warmup": 3, "iters": 10, "out": "bench_results", "extra": "", "single": False}
+    args = parse_args(argv, defaults)
+    split = lambda v: [s for s in str(v).replace(" ", "").split(",") if s]  # noqa: E731
+    extra = split(args["extra"]) if args["extra"] else []
+    if args["single"]:
+        row = run_single(split(args["algos"])[0], int(split(args["mu"])[0]), split(args["backends"])[0],
+                         args["device"], int(args["warmup"]), int(args["iters"]), extra)
+        print("BENCH_RESULT " + json.dumps(row))
+        return 0
+    unknown = set(split(args["algos"])) - set(ALGO_OVERRIDES)
+    if unknown:
+        print(f"unknown algos {sorted(unknown)}; choose from {sorted(ALGO_OVERRIDES)}\n{USAGE}", file=sys.stderr)
+        return 2
+    rows: list[dict[str, Any]] = []
+    plan = []
+    for algo in split(args["algos"]):
+        for mu in ([1] if algo == "gan" else [int(m) for m in split(args["mu"])]):
+            for backend in (["-"] if algo == "gan" else split(args["backends"])):
+                plan.append((algo, mu, backend))
+    for i, (algo, mu, backend) in enumerate(plan, 1):
+        cmd = [sys.executable, "-m", "evogan_lightning.benchmark", "single=true", f"algos={algo}", f"mu={mu}",
+               f"backends={backend if backend != '-' else 'loop'}", f"device={args['device']}",
+               f"warmup={args['warmup']}", f"iters={args['iters']}"]
+        if extra:
+            cmd.append("extra=" + ",".join(extra))
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+        if proc.returncode != 0 or line is None:
+            print(f"[{i}/{len(plan)}] {algo} mu={mu} {backend}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        row = json.loads(line[len("BENCH_RESULT "):])
+        rows.append(row)
+        print(f"[{i}/{len(plan)}] {algo:9s} mu={mu} backend={row['backend']:8s} "
+              f"{row['ms_per_generation']:8.1f} ms/generation  peak {row['peak_memory_mb']:.0f} MB", flush=True)
+    out = Path(args["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"date": time.strftime("%Y-%m-%d"), "device": _device_name(args["device"]), "torch": torch.__version__,
+            "setting": "EGAN32 nets, synthetic 32x32x3 images, m=32, n_D=3, n=256, fp32"}
+    (out / "benchmark.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    table = f"{meta['date']}, {meta['device']}, torch {meta['torch']}; {meta['setting']}\n\n" + to_markdown(rows)
+    (out / "benchmark.md").write_text(table + "\n")
+    print("\n" + table)
+    return 0 if rows else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
