@@ -20,6 +20,7 @@ from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
 from .data.datamodule import GANDataModule
 from .data.toy import TOY_MIXTURES
 from .errors import ConfigError
+from .scaling import hydra_job, resolve_trainer_kwargs
 
 TOY_EVAL_SAMPLES = 10_000
 
@@ -88,11 +89,21 @@ def end_of_run_metrics(module: EvoGANModule) -> dict[str, float]:
     return metrics
 
 
-def instantiate_group(group: DictConfig | None) -> list[Any]:
-    """Instantiate every entry (``_target_``) of a config group mapping; ``null`` entries are skipped."""
+def instantiate_group(group: DictConfig | None, job: dict[str, Any] | None = None) -> list[Any]:
+    """Instantiate every entry (``_target_``) of a config group mapping; ``null`` entries are skipped.
+    In a sweep, W&B runs are grouped by sweep directory and named after their overrides."""
     if not group:
         return []
-    return [instantiate(v) for v in group.values() if v is not None]
+    out = []
+    for v in group.values():
+        if v is None:
+            continue
+        extra: dict[str, Any] = {}
+        if job and job.get("multirun") and str(v.get("_target_", "")).endswith("WandbLogger"):
+            extra["group"] = v.get("group") or Path(job["sweep_dir"]).name
+            extra["name"] = f"{job['job_num']}:{job['override_dirname'] or v.get('name')}"
+        out.append(instantiate(v, **extra))
+    return out
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -130,9 +141,10 @@ def train(cfg: DictConfig) -> float | None:
     datamodule.setup("fit")
 
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-    loggers = instantiate_group(cfg.get("logger"))
+    job = hydra_job()
+    trainer_kwargs = resolve_trainer_kwargs(dict(plain.get("trainer") or {}), job.get("job_num"), job.get("parallel", False))
+    loggers = instantiate_group(cfg.get("logger"), job)
     callbacks = instantiate_group(cfg.get("callbacks"))
-    trainer_kwargs = dict(plain.get("trainer") or {})
     trainer = L.Trainer(
         **trainer_kwargs,
         max_epochs=-1,

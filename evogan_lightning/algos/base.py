@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, DivergedError
 from ..evolution.losses import discriminator_loss, gradient_penalty
 from ..evolution.population import Population
+from ..data.stream import stream_seed
 from ..nets import NetSpec, resolve_net
 
 CHECKPOINT_KEY = "evogan"
@@ -80,6 +81,7 @@ class EvoGANModule(L.LightningModule):
         self._rng_state: Tensor | None = None
         self._rng_device: str | None = None
         self._nonfinite = torch.zeros((), dtype=torch.bool)
+        self._in_generation = False
         self._last_stats: dict[str, float] = {}
 
     # ------------------------------------------------------------------ config
@@ -139,13 +141,25 @@ class EvoGANModule(L.LightningModule):
 
     # ------------------------------------------------------------------ randomness
     @property
+    def rank(self) -> int:
+        return int(self.trainer.global_rank) if self._trainer is not None else 0
+
+    @property
+    def world_size(self) -> int:
+        return int(self.trainer.world_size) if self._trainer is not None else 1
+
+    @property
     def rng(self) -> torch.Generator:
         """The run's own random stream (noise, interpolation, choices) on the module's device.
-        Saved in checkpoints, so a resumed run draws exactly what an uninterrupted one would."""
+        Saved in checkpoints, so a resumed run draws exactly what an uninterrupted one would. With several
+        devices each rank draws its own stream (rank 0's is the one saved; other ranks derive theirs from
+        the seed, their rank and the generation, so a checkpoint resumes on any device count)."""
         dev = self.device
         if self._rng is None or self._rng.device != dev:
             g = torch.Generator(device=dev)
-            if self._rng_state is not None and (self._rng_device == str(dev)):
+            if self.rank > 0:
+                g.manual_seed(stream_seed(self.seed, self.generation, self.rank))
+            elif self._rng_state is not None and (self._rng_device == str(dev)):
                 g.set_state(self._rng_state)
             else:
                 g.manual_seed(self.seed)
@@ -192,20 +206,40 @@ class EvoGANModule(L.LightningModule):
             self.trainer.should_stop = True
             return
         self.generators.train()
-        stats = self.generation_step(batch)
+        self._in_generation = True
+        try:
+            stats = self.generation_step(batch)
+        except DivergedError:
+            if self.world_size == 1:
+                raise
+            stats = {"loss/diverged": torch.tensor(float("nan"), device=self.device)}  # all ranks stop together
+        self.sync_populations()
+        self._in_generation = False
         self.generation += 1
         losses = [v for k, v in stats.items() if k.startswith("loss/")]
         if losses:
             self._nonfinite = self._nonfinite.to(losses[0].device) | ~torch.isfinite(torch.stack(losses)).all()
-        if self.generation % self.log_every == 0 or self.generation >= self.max_generations:
+        if self.world_size > 1 or self.generation % self.log_every == 0 or self.generation >= self.max_generations:
             self.check_finite()
             self.record(stats)
         if self.generation >= self.max_generations:
             self.trainer.should_stop = True
 
+    def sync_populations(self) -> None:
+        """Multi-device: survivors are decided on rank 0 and broadcast, so every rank continues from the
+        same parents (the discriminator stays in sync through DDP's gradient all-reduce)."""
+        if self.world_size > 1:
+            for m in self.modules():
+                if isinstance(m, Population):
+                    m.broadcast_parents(0)
+
     def check_finite(self) -> None:
-        """Raise DivergedError if any loss since the start went NaN/Inf (syncs with the device)."""
-        if bool(self._nonfinite):
+        """Raise DivergedError if any loss since the start went NaN/Inf (syncs with the device). With
+        several ranks the flag is max-reduced first, so all ranks stop together."""
+        flag = self._nonfinite
+        if self.world_size > 1:
+            flag = self.trainer.strategy.reduce(flag.float(), reduce_op="max") > 0
+        if bool(flag):
             raise DivergedError(
                 f"training diverged (NaN/Inf loss) before generation {self.generation}; the last good "
                 "checkpoint was kept. Try a lower learning rate, gradient_penalty, or another seed."

@@ -92,7 +92,9 @@ class GANDataModule(L.LightningDataModule):
         module = getattr(trainer, "lightning_module", None) if trainer is not None else None
         start = int(getattr(module, "generation", self.start_generation))
         stop = int(getattr(module, "max_generations", self.stop_generation))
-        stream = GenerationStream(self.source, self.batch_size, self.seed, start, stop)
+        rank = int(getattr(trainer, "global_rank", 0) or 0) if trainer is not None else 0
+        world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
+        stream = GenerationStream(self.source, self.batch_size, self.seed, start, stop, rank=rank, world_size=world)
         return DataLoader(
             stream,
             batch_size=None,

@@ -30,17 +30,19 @@ class GenerationStream(IterableDataset):
     ``source`` is either procedural (has ``sample(n, generator)``, e.g. a toy mixture) or indexable
     (``__len__`` and ``get_batch(index)`` or ``__getitem__``). For indexable sources, generation g reads
     rows ``perm_e[(g % B) * n : (g % B + 1) * n]`` of the epoch permutation ``perm_e`` (e = g // B,
-    B = len // n batches per epoch, the incomplete last batch is dropped).
+    B = len // n batches per epoch, the incomplete last batch is dropped). With ``world_size`` ranks, rank r
+    reads its own disjoint slice of each epoch (data parallel), and toy samples mix the rank into the seed.
     """
 
-    def __init__(self, source, batch_size: int, seed: int, start: int, stop: int) -> None:
+    def __init__(self, source, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world_size: int = 1) -> None:
         super().__init__()
+        self.rank, self.world_size = int(rank), int(world_size)
         if batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
         self.source, self.batch_size, self.seed = source, int(batch_size), int(seed)
         self.start, self.stop = int(start), int(stop)
         self.procedural = hasattr(source, "sample")
-        if not self.procedural and len(source) < batch_size:
+        if not self.procedural and len(source) < batch_size * world_size:
             raise ValueError(
                 f"the dataset has {len(source)} images but one generation needs {batch_size} real images; "
                 "use a larger dataset or smaller algo.batch_size / algo.eval_batch_size / algo.d_steps"
@@ -52,15 +54,17 @@ class GenerationStream(IterableDataset):
     def batch(self, g: int, _cache: dict | None = None) -> Tensor:
         """The real batch of generation ``g``: [batch_size, *shape]."""
         if self.procedural:
-            gen = torch.Generator().manual_seed(stream_seed(self.seed, g))
+            keys = (g,) if self.world_size == 1 else (g, self.rank)
+            gen = torch.Generator().manual_seed(stream_seed(self.seed, *keys))
             return self.source.sample(self.batch_size, gen)
-        per_epoch = len(self.source) // self.batch_size
+        per_epoch = len(self.source) // (self.batch_size * self.world_size)
         epoch, pos = divmod(g, per_epoch)
         cache = _cache if _cache is not None else {}
         if cache.get("epoch") != epoch:
             gen = torch.Generator().manual_seed(stream_seed(self.seed, 1 << 40, epoch))
             cache["epoch"], cache["perm"] = epoch, torch.randperm(len(self.source), generator=gen)
-        index = cache["perm"][pos * self.batch_size : (pos + 1) * self.batch_size]
+        first = (pos * self.world_size + self.rank) * self.batch_size  # ranks read disjoint slices
+        index = cache["perm"][first : first + self.batch_size]
         if hasattr(self.source, "get_batch"):
             return self.source.get_batch(index)
         return torch.stack([self.source[int(i)] for i in index])

@@ -46,6 +46,15 @@ def _rebind(flat: Tensor, groups: Sequence[Sequence[Tensor]]) -> None:
             off += k
 
 
+def _average_across_ranks(t: Tensor) -> None:
+    """In-place mean over all processes (data-parallel gradients); no-op on one process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(t)
+        t.div_(dist.get_world_size())
+
+
 class Population(nn.Module):
     """``num_parents`` parents and ``num_children`` child slots of one architecture, each with Adam state.
 
@@ -191,9 +200,11 @@ class Population(nn.Module):
     @torch.no_grad()
     def adam_step(self, rows: slice) -> None:
         """One Adam update (Kingma & Ba 2015, Alg. 1, as torch.optim.Adam) of every slot in ``rows`` at once,
-        each with its own step count and moments. Gradients are read from the flat grad rows."""
+        each with its own step count and moments. Gradients are read from the flat grad rows (averaged over
+        processes first when training on several devices: one all-reduce for all children)."""
         b1, b2 = self.betas
         p, g = self.params[rows], self.grads[rows]
+        _average_across_ranks(g)
         m, v, s = self.exp_avg[rows], self.exp_avg_sq[rows], self.step[rows]
         s.add_(1.0)
         m.lerp_(g, 1.0 - b1)
@@ -206,6 +217,25 @@ class Population(nn.Module):
     def grad_norm(self, rows: slice) -> Tensor:
         """L2 norm of each slot's gradient, [k]."""
         return self.grads[rows].norm(dim=1)
+
+    @torch.no_grad()
+    def broadcast_parents(self, src: int = 0) -> None:
+        """Make every rank's parents (weights, buffers, Adam state, fitness) equal to rank ``src``'s:
+        survivors are decided on one rank and broadcast (multi-device training). No-op without
+        torch.distributed or with one process."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        mu = self.num_parents
+        for flat in self._flats():
+            rows = flat[:mu].contiguous()
+            dist.broadcast(rows, src)
+            flat[:mu].copy_(rows)
+        dist.broadcast(self.fitness, src)
+        for group in self._int_buffer_groups[:mu]:
+            for b in group:
+                dist.broadcast(b, src)
 
     # ------------------------------------------------------------------ queries
     def best_index(self) -> int:

@@ -1,0 +1,74 @@
+"""Multi-device and sweep plumbing: strategy checks before training, one GPU per parallel Hydra job, and
+W&B grouping of sweep jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .errors import ConfigError
+
+SUPPORTED_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
+
+
+def _count(devices: Any) -> int:
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    if devices in (None, "auto"):
+        return 1
+    if isinstance(devices, str) and devices.strip() == "-1":
+        return torch.cuda.device_count() or 1
+    try:
+        return int(devices)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"trainer.devices must be an integer, a list of GPU ids or 'auto', got {devices!r}") from err
+
+
+def resolve_trainer_kwargs(trainer: dict[str, Any], job_num: int | None = None, parallel_jobs: bool = False) -> dict[str, Any]:
+    """Validate multi-device settings before training and fill in the strategy.
+
+    - More GPUs than exist: ConfigError naming the count found.
+    - Several devices: strategy ``ddp`` (one process per device, launched by Lightning; works under Hydra).
+      Strategies that re-pickle the module (``ddp_spawn``, notebooks) or shard it (FSDP, DeepSpeed) are
+      rejected: the population store keeps views into flat tensors that only ``ddp`` preserves.
+    - ``parallel_jobs`` (a joblib sweep) with one device per job and several GPUs: job k gets GPU k mod N.
+    """
+    out = dict(trainer)
+    accel = str(out.get("accelerator", "auto"))
+    n = _count(out.get("devices", 1))
+    gpus = torch.cuda.device_count()
+    wants_gpu = accel in ("gpu", "cuda") or (accel == "auto" and gpus > 0)
+    if accel in ("gpu", "cuda") and gpus == 0:
+        raise ConfigError(f"trainer.accelerator={accel} but no CUDA device is visible; use trainer.accelerator=cpu")
+    if wants_gpu and n > gpus:
+        raise ConfigError(f"trainer.devices={out.get('devices')} asks for {n} GPUs but {gpus} exist; use trainer.devices<={gpus}")
+    strategy = str(out.get("strategy", "auto"))
+    if strategy not in SUPPORTED_STRATEGIES:
+        raise ConfigError(
+            f"trainer.strategy={strategy} is not supported; use {' or '.join(SUPPORTED_STRATEGIES[:2])} "
+            "(DDP keeps every rank's population in sync; spawn/sharded strategies cannot)"
+        )
+    if n > 1 and strategy == "auto":
+        out["strategy"] = "ddp"
+    if parallel_jobs and wants_gpu and n == 1 and gpus > 1 and job_num is not None and out.get("devices") in (1, "1"):
+        out["devices"] = [job_num % gpus]
+    return out
+
+
+def hydra_job() -> dict[str, Any]:
+    """Facts about the current Hydra job (empty outside Hydra): mode, job number, sweep dir, launcher."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        hc = HydraConfig.get()
+    except Exception:
+        return {}
+    launcher = str(hc.launcher.get("_target_", "")) if hc.launcher is not None else ""
+    return {
+        "multirun": str(hc.mode) == "RunMode.MULTIRUN",
+        "job_num": int(hc.job.num) if hc.job.get("num") is not None else None,
+        "sweep_dir": str(hc.sweep.dir),
+        "override_dirname": str(hc.job.override_dirname),
+        "parallel": "joblib" in launcher.lower(),
+    }
