@@ -75,13 +75,20 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def run_single(algo: str, mu: int, backend: str, device: str, warmup: int, iters: int, extra: list[str]) -> dict[str, Any]:
+def run_single(
+    algo: str, mu: int, backend: str, device: str, warmup: int, iters: int, extra: list[str]
+) -> dict[str, Any]:
     """One setting in this process: returns timing and memory statistics."""
     from .config import compose
     from .data.datamodule import GANDataModule
     from .train import build_module
 
-    overrides = [*ALGO_OVERRIDES[algo], *SETTING, f"generations={warmup + iters}", f"trainer.accelerator={device}"]
+    overrides = [
+        *ALGO_OVERRIDES[algo],
+        *SETTING,
+        f"generations={warmup + iters}",
+        f"trainer.accelerator={device}",
+    ]
     if algo != "gan":
         overrides += [f"algo.population_size={mu}", "algo.eval_batch_size=256", f"algo.backend={backend}"]
     cfg = compose([*overrides, *extra], output_dir=os.devnull)
@@ -94,8 +101,13 @@ def run_single(algo: str, mu: int, backend: str, device: str, warmup: int, iters
     dm.batch_size = module.reals_per_generation
     timer = GenerationTimer()
     trainer = L.Trainer(
-        **plain["trainer"], max_epochs=-1, logger=False, callbacks=[timer], enable_checkpointing=False,
-        num_sanity_val_steps=0, default_root_dir="/tmp/evogan_bench",
+        **plain["trainer"],
+        max_epochs=-1,
+        logger=False,
+        callbacks=[timer],
+        enable_checkpointing=False,
+        num_sanity_val_steps=0,
+        default_root_dir="/tmp/evogan_bench",
     )
     if module.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -141,47 +153,85 @@ def main(argv: list[str] | None = None) -> int:
     from .sample import parse_args
 
     argv = sys.argv[1:] if argv is None else argv
-    defaults = {"algos": "gan,egan,cegan,cegan_gp", "mu": "1,2,4,8", "backends": "loop", "device": "auto",
-                "warmup": 3, "iters": 10, "out": "bench_results", "extra": "", "single": False}
+    defaults = {
+        "algos": "gan,egan,cegan,cegan_gp",
+        "mu": "1,2,4,8",
+        "backends": "loop",
+        "device": "auto",
+        "warmup": 3,
+        "iters": 10,
+        "out": "bench_results",
+        "extra": "",
+        "single": False,
+    }
     args = parse_args(argv, defaults)
     split = lambda v: [s for s in str(v).replace(" ", "").split(",") if s]  # noqa: E731
     extra = split(args["extra"]) if args["extra"] else []
     if args["single"]:
-        row = run_single(split(args["algos"])[0], int(split(args["mu"])[0]), split(args["backends"])[0],
-                         args["device"], int(args["warmup"]), int(args["iters"]), extra)
+        row = run_single(
+            split(args["algos"])[0],
+            int(split(args["mu"])[0]),
+            split(args["backends"])[0],
+            args["device"],
+            int(args["warmup"]),
+            int(args["iters"]),
+            extra,
+        )
         print("BENCH_RESULT " + json.dumps(row))
         return 0
     unknown = set(split(args["algos"])) - set(ALGO_OVERRIDES)
     if unknown:
-        print(f"unknown algos {sorted(unknown)}; choose from {sorted(ALGO_OVERRIDES)}\n{USAGE}", file=sys.stderr)
+        print(
+            f"unknown algos {sorted(unknown)}; choose from {sorted(ALGO_OVERRIDES)}\n{USAGE}", file=sys.stderr
+        )
         return 2
     rows: list[dict[str, Any]] = []
     plan = []
     for algo in split(args["algos"]):
-        for mu in ([1] if algo == "gan" else [int(m) for m in split(args["mu"])]):
-            for backend in (["-"] if algo == "gan" else split(args["backends"])):
+        for mu in [1] if algo == "gan" else [int(m) for m in split(args["mu"])]:
+            for backend in ["-"] if algo == "gan" else split(args["backends"]):
                 plan.append((algo, mu, backend))
     for i, (algo, mu, backend) in enumerate(plan, 1):
-        cmd = [sys.executable, "-m", "evogan_lightning.benchmark", "single=true", f"algos={algo}", f"mu={mu}",
-               f"backends={backend if backend != '-' else 'loop'}", f"device={args['device']}",
-               f"warmup={args['warmup']}", f"iters={args['iters']}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "evogan_lightning.benchmark",
+            "single=true",
+            f"algos={algo}",
+            f"mu={mu}",
+            f"backends={backend if backend != '-' else 'loop'}",
+            f"device={args['device']}",
+            f"warmup={args['warmup']}",
+            f"iters={args['iters']}",
+        ]
         if extra:
             cmd.append("extra=" + ",".join(extra))
         proc = subprocess.run(cmd, capture_output=True, text=True)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
         if proc.returncode != 0 or line is None:
-            print(f"[{i}/{len(plan)}] {algo} mu={mu} {backend}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+            print(
+                f"[{i}/{len(plan)}] {algo} mu={mu} {backend}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr
+            )
             continue
-        row = json.loads(line[len("BENCH_RESULT "):])
+        row = json.loads(line[len("BENCH_RESULT ") :])
         rows.append(row)
-        print(f"[{i}/{len(plan)}] {algo:9s} mu={mu} backend={row['backend']:8s} "
-              f"{row['ms_per_generation']:8.1f} ms/generation  peak {row['peak_memory_mb']:.0f} MB", flush=True)
+        print(
+            f"[{i}/{len(plan)}] {algo:9s} mu={mu} backend={row['backend']:8s} "
+            f"{row['ms_per_generation']:8.1f} ms/generation  peak {row['peak_memory_mb']:.0f} MB",
+            flush=True,
+        )
     out = Path(args["out"])
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": time.strftime("%Y-%m-%d"), "device": _device_name(args["device"]), "torch": torch.__version__,
-            "setting": "EGAN32 nets, synthetic 32x32x3 images, m=32, n_D=3, n=256, fp32"}
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "device": _device_name(args["device"]),
+        "torch": torch.__version__,
+        "setting": "EGAN32 nets, synthetic 32x32x3 images, m=32, n_D=3, n=256, fp32",
+    }
     (out / "benchmark.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
-    table = f"{meta['date']}, {meta['device']}, torch {meta['torch']}; {meta['setting']}\n\n" + to_markdown(rows)
+    table = f"{meta['date']}, {meta['device']}, torch {meta['torch']}; {meta['setting']}\n\n" + to_markdown(
+        rows
+    )
     (out / "benchmark.md").write_text(table + "\n")
     print("\n" + table)
     return 0 if rows else 1

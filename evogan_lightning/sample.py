@@ -60,7 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = parse_args(
-            argv, {"ckpt_path": None, "num_samples": 1000, "out": "samples.npz", "individual": None, "seed": 0, "device": "cpu"}
+            argv,
+            {
+                "ckpt_path": None,
+                "num_samples": 1000,
+                "out": "samples.npz",
+                "individual": None,
+                "seed": 0,
+                "device": "cpu",
+            },
         )
         if not args["ckpt_path"]:
             raise ConfigError(f"ckpt_path is required\n{USAGE}")
@@ -76,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args["out"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, samples=samples.numpy().astype(np.float32), generation=module.generation, individual=individual)
-    print(f"wrote {n} samples of shape {tuple(samples.shape[1:])} (generation {module.generation}, individual {individual}) to {out}")
+    np.savez(
+        out, samples=samples.numpy().astype(np.float32), generation=module.generation, individual=individual
+    )
+    print(
+        f"wrote {n} samples of shape {tuple(samples.shape[1:])} (generation {module.generation}, individual {individual}) to {out}"
+    )
     return 0
 
 

@@ -22,10 +22,14 @@ def _count(devices: Any) -> int:
     try:
         return int(devices)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"trainer.devices must be an integer, a list of GPU ids or 'auto', got {devices!r}") from err
+        raise ConfigError(
+            f"trainer.devices must be an integer, a list of GPU ids or 'auto', got {devices!r}"
+        ) from err
 
 
-def resolve_trainer_kwargs(trainer: dict[str, Any], job_num: int | None = None, parallel_jobs: bool = False) -> dict[str, Any]:
+def resolve_trainer_kwargs(
+    trainer: dict[str, Any], job_num: int | None = None, parallel_jobs: bool = False
+) -> dict[str, Any]:
     """Validate multi-device settings before training and fill in the strategy.
 
     - More GPUs than exist: ConfigError naming the count found.
@@ -40,9 +44,13 @@ def resolve_trainer_kwargs(trainer: dict[str, Any], job_num: int | None = None, 
     gpus = torch.cuda.device_count()
     wants_gpu = accel in ("gpu", "cuda") or (accel == "auto" and gpus > 0)
     if accel in ("gpu", "cuda") and gpus == 0:
-        raise ConfigError(f"trainer.accelerator={accel} but no CUDA device is visible; use trainer.accelerator=cpu")
+        raise ConfigError(
+            f"trainer.accelerator={accel} but no CUDA device is visible; use trainer.accelerator=cpu"
+        )
     if wants_gpu and n > gpus:
-        raise ConfigError(f"trainer.devices={out.get('devices')} asks for {n} GPUs but {gpus} exist; use trainer.devices<={gpus}")
+        raise ConfigError(
+            f"trainer.devices={out.get('devices')} asks for {n} GPUs but {gpus} exist; use trainer.devices<={gpus}"
+        )
     strategy = str(out.get("strategy", "auto"))
     if strategy not in SUPPORTED_STRATEGIES:
         raise ConfigError(
@@ -51,7 +59,14 @@ def resolve_trainer_kwargs(trainer: dict[str, Any], job_num: int | None = None, 
         )
     if n > 1 and strategy == "auto":
         out["strategy"] = "ddp"
-    if parallel_jobs and wants_gpu and n == 1 and gpus > 1 and job_num is not None and out.get("devices") in (1, "1"):
+    if (
+        parallel_jobs
+        and wants_gpu
+        and n == 1
+        and gpus > 1
+        and job_num is not None
+        and out.get("devices") in (1, "1")
+    ):
         out["devices"] = [job_num % gpus]
     return out
 

@@ -118,7 +118,9 @@ def train(cfg: DictConfig) -> float | None:
     torch.set_float32_matmul_precision(plain.get("matmul_precision", "highest"))
 
     try:
-        datamodule = GANDataModule(plain["data"], seed=int(plain["seed"]), num_workers=plain["data"].get("num_workers", 0))
+        datamodule = GANDataModule(
+            plain["data"], seed=int(plain["seed"]), num_workers=plain["data"].get("num_workers", 0)
+        )
         data_info = datamodule.info()
     except ValueError as err:
         raise ConfigError(str(err)) from err
@@ -142,7 +144,9 @@ def train(cfg: DictConfig) -> float | None:
 
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
     job = hydra_job()
-    trainer_kwargs = resolve_trainer_kwargs(dict(plain.get("trainer") or {}), job.get("job_num"), job.get("parallel", False))
+    trainer_kwargs = resolve_trainer_kwargs(
+        dict(plain.get("trainer") or {}), job.get("job_num"), job.get("parallel", False)
+    )
     loggers = instantiate_group(cfg.get("logger"), job)
     callbacks = instantiate_group(cfg.get("callbacks"))
     trainer = L.Trainer(
@@ -159,7 +163,9 @@ def train(cfg: DictConfig) -> float | None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*`max_epochs` was not set.*")
-        warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch.*")
+        warnings.filterwarnings(
+            "ignore", message=".*resuming from a checkpoint that ended before the epoch.*"
+        )
         warnings.filterwarnings("ignore", message=".*is an invalid `training_step` return.*")
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path or None)
     if trainer.interrupted:
@@ -171,7 +177,16 @@ def train(cfg: DictConfig) -> float | None:
     metrics["seed"] = int(plain["seed"])
     if trainer.is_global_zero:
         with open(out_dir / "metrics.json", "w") as f:
-            json.dump({k: (v if math.isfinite(v) else None) for k, v in metrics.items()}, f, indent=2, sort_keys=True)
-        print(json.dumps({k: round(v, 4) for k, v in metrics.items() if not k.startswith("operator")}, indent=None))
+            json.dump(
+                {k: (v if math.isfinite(v) else None) for k, v in metrics.items()},
+                f,
+                indent=2,
+                sort_keys=True,
+            )
+        print(
+            json.dumps(
+                {k: round(v, 4) for k, v in metrics.items() if not k.startswith("operator")}, indent=None
+            )
+        )
         print(f"output directory: {out_dir}")
     return metrics.get("toy/modes_covered", metrics.get("loss/g"))

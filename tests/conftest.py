@@ -14,7 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 FAST = ["trainer.enable_progress_bar=false", "logger=none"]
 
 
-def run_cli(args: list[str], module: str = "evogan_lightning", cwd: Path | None = None, timeout: int = 600, check: bool = True):
+def run_cli(
+    args: list[str],
+    module: str = "evogan_lightning",
+    cwd: Path | None = None,
+    timeout: int = 600,
+    check: bool = True,
+):
     """Run ``python -m <module> <args>`` with this checkout first on sys.path; returns CompletedProcess."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
@@ -29,7 +35,9 @@ def run_cli(args: list[str], module: str = "evogan_lightning", cwd: Path | None 
         timeout=timeout,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"{module} {args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        raise AssertionError(
+            f"{module} {args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
     return proc
 
 

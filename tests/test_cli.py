@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import FAST, read_metrics, run_cli
 
 
@@ -17,7 +16,9 @@ def state_of(ckpt_path: Path) -> dict:
 def assert_same_state(a: dict, b: dict) -> None:
     assert a["state_dict"].keys() == b["state_dict"].keys()
     for k in a["state_dict"]:
-        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k)
+        torch.testing.assert_close(
+            a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k
+        )
     for oa, ob in zip(a["optim"], b["optim"]):
         for pid, sa in oa["state"].items():
             for key, va in sa.items():
@@ -46,7 +47,16 @@ def test_default_run_writes_outputs(gan_run):
 
 @pytest.mark.parametrize("loss,data", [("minimax", "grid25"), ("least_squares", "ring8")])
 def test_baselines(tmp_path, loss, data):
-    run_cli(["algo=gan", f"algo.loss={loss}", f"data={data}", "generations=12", f"hydra.run.dir={tmp_path}", *FAST])
+    run_cli(
+        [
+            "algo=gan",
+            f"algo.loss={loss}",
+            f"data={data}",
+            "generations=12",
+            f"hydra.run.dir={tmp_path}",
+            *FAST,
+        ]
+    )
     m = read_metrics(tmp_path)
     assert m["toy/num_modes"] == (25 if data == "grid25" else 8)
     assert np.isfinite(m["loss/g"])
@@ -69,8 +79,10 @@ def test_seed_reproducible_and_exact_resume(tmp_path):
 
 def test_sample_cli(gan_run, tmp_path):
     out = tmp_path / "s.npz"
-    proc = run_cli(["ckpt_path=" + str(gan_run / "checkpoints/last.ckpt"), "num_samples=300", f"out={out}"],
-                   module="evogan_lightning.sample")
+    proc = run_cli(
+        ["ckpt_path=" + str(gan_run / "checkpoints/last.ckpt"), "num_samples=300", f"out={out}"],
+        module="evogan_lightning.sample",
+    )
     assert "300 samples" in proc.stdout
     arr = np.load(out)["samples"]
     assert arr.shape == (300, 2) and arr.dtype == np.float32 and np.isfinite(arr).all()
@@ -78,7 +90,16 @@ def test_sample_cli(gan_run, tmp_path):
 
 
 def test_multirun_four_jobs(tmp_path):
-    proc = run_cli(["-m", "algo.loss=heuristic,minimax", "seed=1,2", "generations=6", f"hydra.sweep.dir={tmp_path}", *FAST])
+    proc = run_cli(
+        [
+            "-m",
+            "algo.loss=heuristic,minimax",
+            "seed=1,2",
+            "generations=6",
+            f"hydra.sweep.dir={tmp_path}",
+            *FAST,
+        ]
+    )
     jobs = sorted(p.parent for p in tmp_path.glob("*/metrics.json"))
     assert len(jobs) == 4, proc.stdout
     assert len({p.name for p in jobs}) == 4
@@ -114,7 +135,17 @@ def test_unwritable_output_dir(tmp_path):
 
 def test_checkpoint_from_other_architecture_is_rejected(gan_run, tmp_path):
     ckpt = gan_run / "checkpoints/last.ckpt"
-    proc = run_cli([f"ckpt_path={ckpt}", "generations=80", "net=mlp", "net.hidden=64", f"hydra.run.dir={tmp_path}", *FAST], check=False)
+    proc = run_cli(
+        [
+            f"ckpt_path={ckpt}",
+            "generations=80",
+            "net=mlp",
+            "net.hidden=64",
+            f"hydra.run.dir={tmp_path}",
+            *FAST,
+        ],
+        check=False,
+    )
     assert proc.returncode == 2 and "does not match this configuration" in proc.stderr
     proc = run_cli([f"ckpt_path={ckpt}", "generations=20", f"hydra.run.dir={tmp_path}", *FAST], check=False)
     assert proc.returncode == 2 and "already at generation 40" in proc.stderr

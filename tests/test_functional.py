@@ -18,7 +18,11 @@ from evogan_lightning.nets import resolve_net
 
 def small_pair():
     spec = resolve_net({"name": "egan32", "g_width": 8, "d_width": 8}, (3, 32, 32))
-    return spec, Population(spec.generator_factory((3, 32, 32)), 2, 3, independent_init=True), spec.build_discriminator((3, 32, 32))
+    return (
+        spec,
+        Population(spec.generator_factory((3, 32, 32)), 2, 3, independent_init=True),
+        spec.build_discriminator((3, 32, 32)),
+    )
 
 
 def test_stacked_views_are_zero_copy():
@@ -41,7 +45,9 @@ def test_vmapped_generator_and_discriminator_match_the_loop():
     d_ref = [d(loop[k]) for k in range(3)]
     torch.testing.assert_close(logits, torch.stack(d_ref), rtol=1e-5, atol=1e-5)
     d2 = spec.build_discriminator((3, 32, 32))
-    d2.load_state_dict({**d.state_dict(), **{n: b for n, b in zip([n for n, _ in d.named_buffers()], running_mean)}})
+    d2.load_state_dict(
+        {**d.state_dict(), **{n: b for n, b in zip([n for n, _ in d.named_buffers()], running_mean)}}
+    )
     vmapped_discriminate(d2, loop)
     for before, after in zip(running_mean, d2.buffers()):
         assert torch.equal(before, after)  # the vmapped call never touches D's running stats

@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from conftest import FAST, read_metrics, run_cli
+
 from evogan_lightning.callbacks.consistency import RankConsistencyCheck
 from evogan_lightning.errors import ConfigError
 from evogan_lightning.scaling import resolve_trainer_kwargs
@@ -24,19 +24,37 @@ def algorithm_available(name: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize(
-    "algo", ["gan", pytest.param("egan", marks=pytest.mark.slow), "cegan"]
-)
+@pytest.mark.parametrize("algo", ["gan", pytest.param("egan", marks=pytest.mark.slow), "cegan"])
 def test_two_ranks_stay_identical_every_generation(tmp_path, algo):
     if not algorithm_available(algo):
         pytest.skip(f"{algo} not implemented")
-    extra = [] if algo == "gan" else ["algo.population_size=2", "algo.eval_batch_size=32", "algo.batch_size=16"]
-    proc = run_cli([f"algo={algo}", *extra, "generations=6", "log_every_n_generations=2", f"hydra.run.dir={tmp_path}", *DDP, *FAST])
+    extra = (
+        [] if algo == "gan" else ["algo.population_size=2", "algo.eval_batch_size=32", "algo.batch_size=16"]
+    )
+    proc = run_cli(
+        [
+            f"algo={algo}",
+            *extra,
+            "generations=6",
+            "log_every_n_generations=2",
+            f"hydra.run.dir={tmp_path}",
+            *DDP,
+            *FAST,
+        ]
+    )
     assert "disagree" not in proc.stderr
     assert read_metrics(tmp_path)["generation"] == 6
     # A checkpoint written on 2 devices resumes on 1.
-    run_cli([f"algo={algo}", *extra, "generations=8", f"ckpt_path={tmp_path}/checkpoints/last.ckpt",
-             f"hydra.run.dir={tmp_path}/resumed", *FAST])
+    run_cli(
+        [
+            f"algo={algo}",
+            *extra,
+            "generations=8",
+            f"ckpt_path={tmp_path}/checkpoints/last.ckpt",
+            f"hydra.run.dir={tmp_path}/resumed",
+            *FAST,
+        ]
+    )
     assert read_metrics(tmp_path / "resumed")["generation"] == 8
 
 
@@ -60,14 +78,28 @@ def test_trainer_settings_are_checked_before_training(monkeypatch):
     with pytest.raises(ConfigError, match="asks for 8 GPUs but 4 exist"):
         resolve_trainer_kwargs({"accelerator": "gpu", "devices": 8})
     # parallel sweep jobs get one GPU each, round robin
-    got = [resolve_trainer_kwargs({"accelerator": "auto", "devices": 1}, job_num=k, parallel_jobs=True)["devices"] for k in range(5)]
+    got = [
+        resolve_trainer_kwargs({"accelerator": "auto", "devices": 1}, job_num=k, parallel_jobs=True)[
+            "devices"
+        ]
+        for k in range(5)
+    ]
     assert got == [[0], [1], [2], [3], [0]]
 
 
 def test_joblib_sweep_jobs_get_their_own_directories(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
-    run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "algo.loss=minimax,heuristic", "generations=4",
-             f"hydra.sweep.dir={tmp_path}", *FAST])
+    run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "algo.loss=minimax,heuristic",
+            "generations=4",
+            f"hydra.sweep.dir={tmp_path}",
+            *FAST,
+        ]
+    )
     assert len(list(tmp_path.glob("*/metrics.json"))) == 2
 
 

@@ -18,10 +18,10 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from ..data.stream import stream_seed
 from ..errors import ConfigError, DivergedError
 from ..evolution.losses import discriminator_loss, gradient_penalty
 from ..evolution.population import Population
-from ..data.stream import stream_seed
 from ..nets import NetSpec, resolve_net
 
 CHECKPOINT_KEY = "evogan"
@@ -131,7 +131,9 @@ class EvoGANModule(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam(
-            self.discriminator.parameters(), lr=float(self.a("lr_d")), betas=tuple(self.a("betas", (0.5, 0.999)))
+            self.discriminator.parameters(),
+            lr=float(self.a("lr_d")),
+            betas=tuple(self.a("betas", (0.5, 0.999))),
         )
 
     @property
@@ -212,14 +214,22 @@ class EvoGANModule(L.LightningModule):
         except DivergedError:
             if self.world_size == 1:
                 raise
-            stats = {"loss/diverged": torch.tensor(float("nan"), device=self.device)}  # all ranks stop together
+            stats = {
+                "loss/diverged": torch.tensor(float("nan"), device=self.device)
+            }  # all ranks stop together
         self.sync_populations()
         self._in_generation = False
         self.generation += 1
         losses = [v for k, v in stats.items() if k.startswith("loss/")]
         if losses:
-            self._nonfinite = self._nonfinite.to(losses[0].device) | ~torch.isfinite(torch.stack(losses)).all()
-        if self.world_size > 1 or self.generation % self.log_every == 0 or self.generation >= self.max_generations:
+            self._nonfinite = (
+                self._nonfinite.to(losses[0].device) | ~torch.isfinite(torch.stack(losses)).all()
+            )
+        if (
+            self.world_size > 1
+            or self.generation % self.log_every == 0
+            or self.generation >= self.max_generations
+        ):
             self.check_finite()
             self.record(stats)
         if self.generation >= self.max_generations:
@@ -348,7 +358,11 @@ class EvoGANModule(L.LightningModule):
 
 def check_architecture(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
     """A message naming every difference between a checkpoint's architecture and the current one."""
-    diffs = [f"{k}: checkpoint {saved.get(k)!r} vs config {current.get(k)!r}" for k in current if saved.get(k) != current.get(k)]
+    diffs = [
+        f"{k}: checkpoint {saved.get(k)!r} vs config {current.get(k)!r}"
+        for k in current
+        if saved.get(k) != current.get(k)
+    ]
     if not diffs:
         return None
     return (

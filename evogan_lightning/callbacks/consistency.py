@@ -16,7 +16,10 @@ def state_checksum(module: L.LightningModule) -> torch.Tensor:
             mu = m.num_parents
             for flat in (m.params, m.exp_avg, m.exp_avg_sq):
                 rows = flat[:mu].double()
-                parts += [rows.sum(), (rows * torch.arange(1, rows.shape[1] + 1, device=rows.device)).sum() / rows.shape[1]]
+                parts += [
+                    rows.sum(),
+                    (rows * torch.arange(1, rows.shape[1] + 1, device=rows.device)).sum() / rows.shape[1],
+                ]
             parts.append(m.step[:mu].double().sum())
     for p in module.parameters():
         parts.append(p.detach().double().sum())

@@ -63,11 +63,17 @@ class SampleSnapshots(L.Callback):
     """Every ``every_n_generations`` (and at the end): samples of the best individual from fixed noise,
     saved as ``samples/gen_XXXXXXX.png`` and ``samples.png`` (latest) in the output directory."""
 
-    def __init__(self, out_dir: str, every_n_generations: int = 500, num_samples: int = 64, toy_samples: int = 2000):
+    def __init__(
+        self, out_dir: str, every_n_generations: int = 500, num_samples: int = 64, toy_samples: int = 2000
+    ):
         if every_n_generations < 1:
             raise ValueError(f"every_n_generations must be >= 1, got {every_n_generations}")
         self.out_dir = Path(out_dir)
-        self.every, self.num_images, self.toy_samples = int(every_n_generations), int(num_samples), int(toy_samples)
+        self.every, self.num_images, self.toy_samples = (
+            int(every_n_generations),
+            int(num_samples),
+            int(toy_samples),
+        )
         self._z: Tensor | None = None
 
     def snapshot(self, trainer: L.Trainer, module) -> Path | None:
@@ -82,7 +88,12 @@ class SampleSnapshots(L.Callback):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"gen_{module.generation:07d}.png"
         if toy:
-            save_toy_scatter(samples, module.data_info["name"], path, f"{module.algo_name} - generation {module.generation}")
+            save_toy_scatter(
+                samples,
+                module.data_info["name"],
+                path,
+                f"{module.algo_name} - generation {module.generation}",
+            )
         else:
             save_image_grid(samples, path, nrow=int(n**0.5) or 1)
         latest = self.out_dir / "samples.png"

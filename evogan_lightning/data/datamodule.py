@@ -54,7 +54,9 @@ class GANDataModule(L.LightningDataModule):
         if self.name not in DATASETS:
             raise ValueError(f"unknown dataset {self.name!r}; choose one of {list(DATASETS)} (data=...)")
         self.seed, self.num_workers = int(seed), int(num_workers)
-        self.batch_size = int(self.cfg.get("batch_size") or 64)  # overwritten by train(): reals per generation
+        self.batch_size = int(
+            self.cfg.get("batch_size") or 64
+        )  # overwritten by train(): reals per generation
         self.start_generation, self.stop_generation = 0, 1
         self.source = None
 
@@ -94,7 +96,9 @@ class GANDataModule(L.LightningDataModule):
         stop = int(getattr(module, "max_generations", self.stop_generation))
         rank = int(getattr(trainer, "global_rank", 0) or 0) if trainer is not None else 0
         world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
-        stream = GenerationStream(self.source, self.batch_size, self.seed, start, stop, rank=rank, world_size=world)
+        stream = GenerationStream(
+            self.source, self.batch_size, self.seed, start, stop, rank=rank, world_size=world
+        )
         return DataLoader(
             stream,
             batch_size=None,

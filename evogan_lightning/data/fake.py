@@ -16,7 +16,9 @@ class FakeImages:
         g = torch.Generator().manual_seed(seed)
         c, h, w = shape
         coarse = torch.rand(num_images, c, max(h // 4, 1), max(w // 4, 1), generator=g)
-        self.images = (F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False) * 2 - 1).clamp(-1, 1)
+        self.images = (
+            F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False) * 2 - 1
+        ).clamp(-1, 1)
 
     def __len__(self) -> int:
         return self.images.shape[0]

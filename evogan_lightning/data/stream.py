@@ -34,7 +34,9 @@ class GenerationStream(IterableDataset):
     reads its own disjoint slice of each epoch (data parallel), and toy samples mix the rank into the seed.
     """
 
-    def __init__(self, source, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self, source, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world_size: int = 1
+    ) -> None:
         super().__init__()
         self.rank, self.world_size = int(rank), int(world_size)
         if batch_size < 1:

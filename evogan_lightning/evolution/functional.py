@@ -69,7 +69,9 @@ def vmapped_generate(pop: Population, flat_rows: Tensor, z: Tensor) -> Tensor:
     return torch.vmap(generator_fn(pop), in_dims=(0, 0), randomness="error")(params, z)
 
 
-def discriminator_fn(discriminator: nn.Module) -> Callable[[dict[str, Tensor], dict[str, Tensor], Tensor], Tensor]:
+def discriminator_fn(
+    discriminator: nn.Module,
+) -> Callable[[dict[str, Tensor], dict[str, Tensor], Tensor], Tensor]:
     """f(d_params, d_buffers, x [B, ...]) -> logits [B]; buffers are passed per call so that under vmap
     each member's batch gets its own batch-norm statistics and its own throwaway running-stat copy
     (D's running statistics are never read: it stays in train mode, ALGORITHMS.md)."""
@@ -80,10 +82,14 @@ def discriminator_fn(discriminator: nn.Module) -> Callable[[dict[str, Tensor], d
     return f
 
 
-def vmapped_discriminate(discriminator: nn.Module, x: Tensor, params: dict[str, Tensor] | None = None) -> Tensor:
+def vmapped_discriminate(
+    discriminator: nn.Module, x: Tensor, params: dict[str, Tensor] | None = None
+) -> Tensor:
     """D on k separate batches x [k, B, ...] -> logits [k, B], batch statistics per batch, shared weights.
     D's real running statistics are left untouched."""
     k = x.shape[0]
     params = dict(discriminator.named_parameters()) if params is None else params
     buffers = {n: b.unsqueeze(0).expand(k, *b.shape).clone() for n, b in discriminator.named_buffers()}
-    return torch.vmap(discriminator_fn(discriminator), in_dims=(None, 0, 0), randomness="error")(params, buffers, x)
+    return torch.vmap(discriminator_fn(discriminator), in_dims=(None, 0, 0), randomness="error")(
+        params, buffers, x
+    )

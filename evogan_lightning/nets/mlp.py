@@ -71,6 +71,8 @@ def build_discriminator(shape: tuple[int, ...], **options) -> nn.Module:
     check_shape(shape)
     _check_options(options)
     return MLPDiscriminator(
-        shape[0], options.get("hidden", 512), options.get("d_layers", 3), bool(options.get("d_batch_norm", False))
+        shape[0],
+        options.get("hidden", 512),
+        options.get("d_layers", 3),
+        bool(options.get("d_batch_norm", False)),
     )
-
