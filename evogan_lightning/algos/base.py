@@ -251,7 +251,7 @@ class EvoGANModule(L.LightningModule):
             flag = self.trainer.strategy.reduce(flag.float(), reduce_op="max") > 0
         if bool(flag):
             raise DivergedError(
-                f"training diverged (NaN/Inf loss) before generation {self.generation}; the last good "
+                f"training diverged (NaN/Inf loss) by generation {self.generation}; the last good "
                 "checkpoint was kept. Try a lower learning rate, gradient_penalty, or another seed."
             )
 
