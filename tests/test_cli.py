@@ -116,7 +116,8 @@ def test_multirun_four_jobs(tmp_path):
         (["generations=0"], "generations must be an integer >= 1"),
         (["algo.population_size=0"], "population_size must be >= 1"),
         (["algo.d_steps=0"], "algo.d_steps must be >= 1"),
-        (["net=mlp", "net.hiden=3"], "unknown option(s) ['hiden']"),
+        (["net=mlp", "net.hiden=3"], "Could not override 'net.hiden'"),
+        (["net=mlp", "+net.hiden=3"], "unknown option(s) ['hiden']"),
     ],
 )
 def test_bad_input_is_rejected_before_training(tmp_path, args, needle):
