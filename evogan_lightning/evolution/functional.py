@@ -93,3 +93,77 @@ def vmapped_discriminate(
     return torch.vmap(discriminator_fn(discriminator), in_dims=(None, 0, 0), randomness="error")(
         params, buffers, x
     )
+
+
+# ---------------------------------------------------------------------------------------------- batched ops
+def batched_mutation_grads(
+    pop: Population,
+    rows: slice,
+    discriminator: nn.Module,
+    losses: list[Callable[[Tensor], Tensor]],
+    z: Tensor,
+) -> Tensor:
+    """Gradients of k children's mutation losses in ONE vmapped forward/backward, written into
+    ``pop.grads[rows]`` (ready for ``pop.adam_step(rows)``).
+
+    ``losses[j]`` is child j's generator loss on logits [m] (E-GAN Eq. 3-5); ``z`` [k, m, latent].
+    D is frozen (no gradient to its parameters) and each child's batch gets its own D batch statistics.
+    Returns the detached losses [k].
+    """
+    flat = pop.params[rows].detach().requires_grad_(True)
+    d_params = {n: p.detach() for n, p in discriminator.named_parameters()}
+    logits = vmapped_discriminate(discriminator, vmapped_generate(pop, flat, z), d_params)  # [k, m]
+    per_child = torch.stack([loss(logits[j]) for j, loss in enumerate(losses)])
+    (grad,) = torch.autograd.grad(per_child.sum(), flat)
+    with torch.no_grad():
+        pop.grads[rows].copy_(grad)
+    return per_child.detach()
+
+
+def _flat_grad_norm_parts(grads: dict[str, Tensor]) -> Tensor:
+    return torch.cat([g.flatten(1) for g in grads.values()], dim=1)
+
+
+def batched_egan_fitness(
+    pop: Population,
+    rows: slice,
+    discriminator: nn.Module,
+    z: Tensor,
+    real_grad: Tensor,
+    gamma: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """E-GAN fitness of k children at once (Wang et al. 2019, Eq. 6-8).
+
+    F_q = mean sigmoid(C(G(z))); F_d = -log ||grad_theta_D L_D(fake, real)||_2 over ALL D parameters,
+    first-order, with the real part of the gradient ``real_grad`` [P_D] computed once per generation
+    (L_D is a sum of a real and a fake term, so its gradient is real_grad + grad of the fake term).
+    ``z`` [k, n, latent]. Returns (F, F_q, F_d, samples [k, n, ...], logits [k, n]).
+    """
+    params = {n: p.detach() for n, p in discriminator.named_parameters()}
+    k = z.shape[0]
+    buffers = {n: b.unsqueeze(0).expand(k, *b.shape).clone() for n, b in discriminator.named_buffers()}
+    f = discriminator_fn(discriminator)
+
+    def fake_term(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
+        logits = f(p, b, x)
+        return torch.nn.functional.softplus(logits).mean(), logits  # BCE(fake, 0)
+
+    with torch.no_grad():
+        samples = vmapped_generate(pop, pop.params[rows], z)
+    grad_fn = torch.func.grad(fake_term, has_aux=True)
+    grads, logits = torch.vmap(grad_fn, in_dims=(None, 0, 0), randomness="error")(params, buffers, samples)
+    total = _flat_grad_norm_parts(grads) + real_grad.unsqueeze(0)
+    f_d = -torch.log(total.norm(dim=1))
+    f_q = torch.sigmoid(logits).mean(dim=1)
+    return f_q + gamma * f_d, f_q, f_d, samples, logits.detach()
+
+
+def batched_logit_fitness(
+    pop: Population, rows: slice, discriminator: nn.Module, z: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """CE-GAN fitness F = mean C(G(z)) (raw logits) of k children at once. ``z`` [k, n, latent] (CE-GAN
+    shares one noise batch across all mutants: pass it expanded). Returns (F [k], samples, logits [k, n])."""
+    with torch.no_grad():
+        samples = vmapped_generate(pop, pop.params[rows], z)
+        logits = vmapped_discriminate(discriminator, samples)
+    return logits.mean(dim=1), samples, logits
