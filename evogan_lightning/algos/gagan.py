@@ -1,0 +1,281 @@
+"""GAGAN: genetic-algorithm-guided discriminators (Konstantopoulou et al. 2024; summary by Khan & Siddiqui 2025).
+
+A population of P discriminators (each with its own Adam) and one generator trained by backprop.
+Per iteration (ALGORITHMS.md, "GAGAN"):
+
+    x_fake = G(z), m samples (no grad)
+    repeat n_D: every D_p <- Adam(D_p, grad BCE(D_p(x_real), 1) + BCE(D_p(x_fake), 0))   # one fused step
+    F_p = acc_p + 0.2 * (-2 |W_p - 0.5|) - 0.5 BCE_p      on this batch, after the D steps
+    every k_GA iterations: elites (top 30%) stay; other slots <- mutate(crossover(elite, elite))
+    G <- Adam(G, grad softplus(-C_best(G(z'))))          # best D by fitness (option: mean over all Ds)
+
+The Ds live in a :class:`Population` (flat rows with per-row Adam), so the GA, ``reset``/``inherit`` of the
+optimizer state and checkpoints of every D with its Adam state are row operations; running batch-norm
+buffers are in ``buffers_flat`` and are not genes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import ConfigError
+from ..evolution import genetic
+from ..evolution.losses import gradient_penalty, heuristic_loss
+from ..evolution.population import Population
+from .base import EvoGANModule, frozen
+
+GENERATOR_TARGETS = ("best", "ensemble")
+
+
+def _fail(message: str) -> None:
+    raise ConfigError(message)
+
+
+class GAGAN(EvoGANModule):
+    """P discriminators evolved by a GA every ``ga_every`` iterations; one generator by backprop."""
+
+    algo_name = "gagan"
+
+    # ------------------------------------------------------------------ config
+    def validate(self) -> None:
+        a = self.a
+        p = a("num_discriminators", 10)
+        if not isinstance(p, int) or isinstance(p, bool) or p < 2:
+            _fail(f"algo.num_discriminators must be an integer >= 2 (a GA needs a population), got {p!r}")
+        k = a("ga_every", 2)
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            _fail(f"algo.ga_every must be an integer >= 1 (iterations between GA steps), got {k!r}")
+        frac = float(a("elite_fraction", 0.3))
+        if not 0.0 < frac < 1.0:
+            _fail(f"algo.elite_fraction must be in (0, 1) (share of Ds kept unchanged), got {frac}")
+        choices = {
+            "parent_selection": genetic.PARENT_SELECTIONS,
+            "crossover": genetic.CROSSOVER_MODES,
+            "fitness": genetic.FITNESS_KINDS,
+            "optimizer_after_ga": genetic.OPTIMIZER_AFTER_GA,
+            "generator_target": GENERATOR_TARGETS,
+        }
+        defaults = {
+            "parent_selection": "uniform",
+            "crossover": "per_tensor",
+            "fitness": "paper",
+            "optimizer_after_ga": "reset",
+            "generator_target": "best",
+        }
+        for key, valid in choices.items():
+            v = a(key, defaults[key])
+            if v not in valid:
+                _fail(f"unknown algo.{key} {v!r}; choose one of {list(valid)}")
+        t = a("tournament_size", 3)
+        if not isinstance(t, int) or isinstance(t, bool) or t < 1:
+            _fail(f"algo.tournament_size must be an integer >= 1, got {t!r}")
+        rate = float(a("mutation_rate", 0.05))
+        if not 0.0 <= rate <= 1.0:
+            _fail(f"algo.mutation_rate must be in [0, 1] (probability per weight), got {rate}")
+        std = float(a("mutation_std", 0.05))
+        if not (std >= 0 and math.isfinite(std)):
+            _fail(f"algo.mutation_std must be >= 0, got {std}")
+        clip = a("g_grad_clip")
+        if clip is not None and not float(clip) >= 0:
+            _fail(f"algo.g_grad_clip must be null/0 (off) or a max norm > 0, got {clip}")
+        smooth = a("label_smoothing")
+        if smooth is not None and not 0.0 < float(smooth) <= 1.0:
+            _fail(
+                f"algo.label_smoothing must be null/1.0 (off) or a real-label target in (0, 1), got {smooth}"
+            )
+        noise = float(a("input_noise", 0.0) or 0.0)
+        if not (noise >= 0 and math.isfinite(noise)):
+            _fail(f"algo.input_noise must be >= 0 (std of noise added to D inputs, 0 = off), got {noise}")
+        if int(a("population_size", 1)) != 1:
+            _fail(
+                "algo=gagan trains one generator; set algo.population_size=1 "
+                "(the D population size is algo.num_discriminators)"
+            )
+
+    @property
+    def num_discriminators(self) -> int:
+        return int(self.a("num_discriminators", 10))
+
+    # ------------------------------------------------------------------ construction
+    def build_discriminator(self) -> Population:
+        """The D population: P parents, no child slots (the GA rewrites non-elite rows in place)."""
+        return Population(
+            lambda: self.net_spec.build_discriminator(self.shape),
+            num_parents=self.num_discriminators,
+            num_children=0,
+            lr=float(self.a("lr_d")),
+            betas=tuple(self.a("betas", (0.5, 0.999))),
+            independent_init=bool(self.a("independent_init_d", True)),
+        )
+
+    def __init__(self, cfg) -> None:
+        super().__init__(cfg)
+        p = self.num_discriminators
+        # Identity of each D (a GA offspring gets a fresh id) to measure elite turnover; in the checkpoint.
+        self.register_buffer("d_ids", torch.arange(p))
+        self.register_buffer("next_id", torch.tensor(p))
+        self.register_buffer("prev_elite_ids", torch.full((genetic.num_elites(p, self.elite_fraction),), -1))
+        # Stats of the most recent GA step, repeated in every logged row until the next one.
+        self.register_buffer("last_ga", torch.full((4,), float("nan")))  # generation, turnover, best, mean
+
+    @property
+    def elite_fraction(self) -> float:
+        return float(self.a("elite_fraction", 0.3))
+
+    def configure_optimizers(self):
+        return None  # every D and the generator keep their Adam state in their Population rows
+
+    def architecture(self) -> dict[str, Any]:
+        return {**super().architecture(), "num_discriminators": self.num_discriminators}
+
+    # ------------------------------------------------------------------ helpers
+    def _noisy(self, x: Tensor) -> Tensor:
+        """Instance noise on D inputs: x + N(0, sigma^2) (off at sigma = 0)."""
+        sigma = float(self.a("input_noise", 0.0) or 0.0)
+        if sigma <= 0:
+            return x
+        return x + sigma * torch.randn(x.shape, generator=self.rng, device=x.device, dtype=x.dtype)
+
+    def _real_target(self) -> float:
+        smooth = self.a("label_smoothing")
+        return 1.0 if smooth is None else float(smooth)
+
+    def d_step(self, real: Tensor, fake: Tensor) -> Tensor:
+        """Every D takes one Adam step on BCE(D(real), t) + BCE(D(fake), 0) (t = 0.9 with one-sided label
+        smoothing, else 1) on the same batch; one backward and one fused update for all P.
+        Returns the per-D losses [P] (detached)."""
+        ds, t = self.discriminator, self._real_target()
+        gp = float(self.a("gradient_penalty", 0.0))
+        real, fake = self._noisy(real), self._noisy(fake.detach())
+        losses = []
+        for i in range(ds.num_parents):
+            d = ds.member(i)
+            r, f = d(real), d(fake)  # separate calls: batch-norm statistics never mix
+            loss = t * F.softplus(-r).mean() + (1.0 - t) * F.softplus(r).mean() + F.softplus(f).mean()
+            if gp > 0:
+                loss = loss + gp * gradient_penalty(d, real, fake, rng=self.rng)
+            losses.append(loss)
+        losses_t = torch.stack(losses)
+        ds.zero_grad(ds.parent_rows)
+        losses_t.sum().backward()  # each D's gradient lands in its own row (a diverged D spoils only its own)
+        ds.adam_step(ds.parent_rows)
+        return losses_t.detach()
+
+    def d_steps(self, real: Tensor, fake: Tensor) -> Tensor:
+        m, n_d = int(self.a("batch_size")), int(self.a("d_steps"))
+        losses = [self.d_step(real[i * m : (i + 1) * m], fake[i * m : (i + 1) * m]) for i in range(n_d)]
+        return torch.stack(losses).mean(0)
+
+    @torch.no_grad()
+    def fitness(self, real: Tensor, fake: Tensor) -> Tensor:
+        """Fitness [P] of every D on (real, fake) [m, ...] (clean inputs, each D in its own calls)."""
+        ds = self.discriminator
+        r = torch.stack([ds.member(i)(real) for i in range(ds.num_parents)])
+        f = torch.stack([ds.member(i)(fake) for i in range(ds.num_parents)])
+        return genetic.gagan_fitness(r, f, str(self.a("fitness", "paper")))
+
+    def ga_step(self, fitness: Tensor) -> dict[str, Tensor]:
+        """Elitism, parent choice, crossover, mutation and the optimizer-state rule on the D population."""
+        a = self.a
+        step = genetic.genetic_step(
+            self.discriminator,
+            fitness,
+            elite_fraction=self.elite_fraction,
+            parent_selection=str(a("parent_selection", "uniform")),
+            tournament_size=int(a("tournament_size", 3)),
+            crossover_mode=str(a("crossover", "per_tensor")),
+            mutation_rate=float(a("mutation_rate", 0.05)),
+            mutation_std=float(a("mutation_std", 0.05)),
+            optimizer_after_ga=str(a("optimizer_after_ga", "reset")),
+            generator=self.rng,
+        )
+        elite_ids = self.d_ids[step.elites]
+        turnover = (~torch.isin(elite_ids, self.prev_elite_ids)).float().mean()
+        self.prev_elite_ids.copy_(elite_ids)
+        k = step.replaced.numel()
+        self.d_ids.index_copy_(0, step.replaced, self.next_id + torch.arange(k, device=self.d_ids.device))
+        self.next_id.add_(k)
+        finite = torch.nan_to_num(fitness, nan=float("-inf"))
+        self.last_ga.copy_(
+            torch.stack(
+                [
+                    torch.tensor(float(self.generation + 1), device=fitness.device),
+                    turnover,
+                    finite.max(),
+                    fitness.nanmean(),
+                ]
+            )
+        )
+        return {"ga/elite_turnover": turnover}
+
+    def generator_step(self, fitness: Tensor) -> tuple[Tensor, Tensor]:
+        """One Adam step of G on the non-saturating loss against the best D by ``fitness`` [P] (or the mean
+        over all current Ds with a finite loss). Returns (loss, index of the D trained against; -1 for the ensemble)."""
+        pop, ds, m = self.generators, self.discriminator, int(self.a("batch_size"))
+        g = pop.parent(0)
+        pop.zero_grad(pop.parent_rows)
+        x = self._noisy(g(self.make_noise(m)))
+        if self.a("generator_target", "best") == "best":
+            target = int(torch.argmax(torch.nan_to_num(fitness, nan=float("-inf"))))
+            with frozen(ds.member(target)):
+                loss = heuristic_loss(ds.member(target)(x))
+            target_t = torch.tensor(float(target), device=x.device)
+        else:
+            # a diverged D (it is replaced at the next GA step) is left out: its NaN would reach G's gradient
+            healthy = [i for i, ok in enumerate(torch.isfinite(ds.params).all(1).tolist()) if ok] or [0]
+            with contextlib.ExitStack() as stack:
+                for i in healthy:
+                    stack.enter_context(frozen(ds.member(i)))
+                loss = torch.stack([heuristic_loss(ds.member(i)(x)) for i in healthy]).mean()
+            target_t = torch.tensor(-1.0, device=x.device)
+        loss.backward()
+        clip = float(self.a("g_grad_clip") or 0.0)
+        if clip > 0:
+            grads = pop.grads[pop.parent_rows]
+            norm = grads.norm(dim=1, keepdim=True)
+            grads.mul_((clip / (norm + 1e-6)).clamp(max=1.0))
+        pop.adam_step(pop.parent_rows)
+        return loss.detach(), target_t
+
+    # ------------------------------------------------------------------ one iteration
+    def generation_step(self, real: Tensor) -> dict[str, Tensor]:
+        m, n_d = int(self.a("batch_size")), int(self.a("d_steps"))
+        g = self.generators.parent(0)
+        # 1. every D takes its step(s) on the same real/fake batch
+        with torch.no_grad():
+            fake = g(self.make_noise(n_d * m))
+        d_losses = self.d_steps(real, fake)
+        # fitness AFTER this iteration's D steps, on the current (last) batch
+        fitness = self.fitness(real[(n_d - 1) * m : n_d * m], fake[(n_d - 1) * m : n_d * m])
+        self.discriminator.fitness.copy_(fitness)
+        stats: dict[str, Tensor] = {
+            "fitness/best": torch.nan_to_num(fitness, nan=float("-inf")).max(),
+            "fitness/mean": fitness.nanmean(),
+            "fitness/worst": torch.nan_to_num(fitness, nan=float("inf")).min(),
+            "fitness/diverged": (~torch.isfinite(fitness)).float().sum(),
+        }
+        # 2. genetic step every k_GA iterations (elites, the best D among them, keep their slots unchanged)
+        if (self.generation + 1) % int(self.a("ga_every", 2)) == 0:
+            stats.update(self.ga_step(fitness))
+        # 3. the generator trains against the best D by this iteration's fitness
+        g_loss, target = self.generator_step(fitness)
+        ok = torch.isfinite(d_losses)
+        stats.update(
+            {
+                "loss/g": g_loss,
+                # NaN only if every D diverged (a single diverged D is replaced by the next GA step)
+                "loss/d": torch.where(ok, d_losses, torch.full_like(d_losses, float("nan"))).nanmean(),
+                "d/target": target,
+                "ga/last_generation": self.last_ga[0],
+                "ga/last_elite_turnover": self.last_ga[1],
+                "ga/last_best_fitness": self.last_ga[2],
+                "ga/last_mean_fitness": self.last_ga[3],
+            }
+        )
+        return stats
