@@ -106,4 +106,5 @@ class SampleSnapshots(L.Callback):
             self.snapshot(trainer, module)
 
     def on_train_end(self, trainer, module) -> None:
-        self.snapshot(trainer, module)
+        if module.generation % self.every != 0:  # else the last generation's grid is already saved
+            self.snapshot(trainer, module)
