@@ -44,6 +44,13 @@ def mean_logit_fitness(d_logits: Tensor) -> Tensor:
     return d_logits.float().mean(dim=1)
 
 
+def draw_partners(parent_of: Tensor, mu: int, generator: torch.Generator) -> Tensor:
+    """A crossover partner for each offspring: a parent j != parent_of[c], uniform over the other mu - 1
+    parents. ``parent_of``: LongTensor [lambda] with values in [0, mu). Returns LongTensor [lambda]."""
+    shift = torch.randint(1, mu, parent_of.shape, generator=generator, device=generator.device)
+    return (parent_of + shift.to(parent_of.device)) % mu
+
+
 class SCGAN(EvoGANModule):
     """mu generators, each offspring updated adversarially or (with probability p_cross) by crossover."""
 
@@ -100,7 +107,7 @@ class SCGAN(EvoGANModule):
         parent_of = torch.arange(mu, device=dev).repeat_interleave(lam // mu)
         pop.spawn(parent_of)
         is_cross = torch.rand(lam, generator=self.rng, device=self.rng.device) < float(self.a("p_cross", 0.2))
-        partner = (parent_of + torch.randint(1, mu, (lam,), generator=self.rng, device=self.rng.device)) % mu
+        partner = draw_partners(parent_of, mu, self.rng)
         is_cross_l, partner_l = is_cross.tolist(), partner.tolist()  # one host sync per generation
         z = self.make_noise(lam * m).view(lam, m, -1)
 
