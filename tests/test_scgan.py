@@ -164,3 +164,42 @@ def test_cli_toy_and_fake_images(tmp_path):
     m = read_metrics(img)
     assert m["generation"] == 3 and m["loss/g"] is not None
     assert (img / "interpolation.png").stat().st_size > 500
+
+
+def test_interpolate_latents_endpoints_and_midpoint():
+    from evogan_lightning.callbacks.interpolation import interpolate_latents
+
+    z1, z2 = torch.tensor([[0.0, 2.0], [1.0, 1.0]]), torch.tensor([[4.0, -2.0], [1.0, 3.0]])
+    z = interpolate_latents(z1, z2, 5).view(2, 5, 2)
+    assert torch.equal(z[:, 0], z1) and torch.equal(z[:, -1], z2)
+    torch.testing.assert_close(z[0, 2], torch.tensor([2.0, 0.0]))  # a = 0.5
+    torch.testing.assert_close(z[1, 1], torch.tensor([1.0, 1.5]))  # a = 0.25
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        interpolate_latents(z1, z2, 1)
+
+
+@pytest.mark.slow
+def test_cli_exact_resume(tmp_path):
+    common = [
+        "algo=scgan",
+        "seed=3",
+        "net=mlp",
+        "net.hidden=32",
+        "algo.p_cross=0.5",
+        "log_every_n_generations=1",
+    ]
+    full, part = tmp_path / "full", tmp_path / "part"
+    run_cli(["generations=9", f"hydra.run.dir={full}", *common, *FAST])
+    run_cli(["generations=5", f"hydra.run.dir={part}", *common, *FAST])
+    run_cli(
+        ["generations=9", f"hydra.run.dir={part}", f"ckpt_path={part}/checkpoints/last.ckpt", *common, *FAST]
+    )
+    a = torch.load(full / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+    b = torch.load(part / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+    for k in a["state_dict"]:
+        torch.testing.assert_close(
+            a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k
+        )
+    assert a["evogan"]["operator_counts"] == b["evogan"]["operator_counts"]
+    assert sum(a["evogan"]["operator_counts"].values()) == 9 * 4
+    assert repr(a["evogan"]["history"]) == repr(b["evogan"]["history"])
