@@ -126,28 +126,42 @@ def ckpt_state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def test_cli_toy_run_and_exact_resume(tmp_path):
-    common = [
-        "algo=gagan",
-        "seed=5",
-        "net=mlp",
-        "net.hidden=32",
-        "algo.num_discriminators=3",
-        "algo.ga_every=2",
-        "log_every_n_generations=1",
-        "callbacks.checkpoint.every_n_generations=100",
-        *FAST,
-    ]
-    full, part = tmp_path / "full", tmp_path / "part"
-    run_cli(["generations=9", f"hydra.run.dir={full}", *common])
-    m = read_metrics(full)
-    assert m["generation"] == 9 and 0 <= m["toy/modes_covered"] <= 8
+COMMON = [
+    "algo=gagan",
+    "seed=5",
+    "net=mlp",
+    "net.hidden=32",
+    "algo.num_discriminators=3",
+    "algo.ga_every=2",
+    "log_every_n_generations=1",
+    "callbacks.checkpoint.every_n_generations=100",
+    *FAST,
+]
+
+
+def test_cli_toy_run(tmp_path):
+    run_cli(["generations=6", f"hydra.run.dir={tmp_path}", *COMMON])
+    m = read_metrics(tmp_path)
+    assert m["generation"] == 6 and 0 <= m["toy/modes_covered"] <= 8
     assert {"fitness/best", "fitness/mean", "fitness/worst", "ga/last_elite_turnover", "d/target"} <= set(m)
     assert m["fitness/worst"] <= m["fitness/mean"] <= m["fitness/best"]
-    assert (full / "interpolation.png").stat().st_size > 1000
+    assert m["ga/last_generation"] == 6
+    assert (tmp_path / "interpolation.png").stat().st_size > 1000
 
-    run_cli(["generations=5", f"hydra.run.dir={part}", *common])  # stops between two GA steps
-    run_cli(["generations=9", f"hydra.run.dir={part}", f"ckpt_path={part}/checkpoints/last.ckpt", *common])
+
+def test_exact_resume(tmp_path):
+    """train() in process (the CLI's own function, without the subprocess start-up): 9 generations in one go
+    vs 5 + resume to 9, stopping between two GA steps."""
+    from evogan_lightning.train import train
+
+    def run(out, generations, ckpt=None):
+        extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])
+        train(compose([f"generations={generations}", *COMMON, *extra], output_dir=str(out)))
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    run(full, 9)
+    run(part, 5)
+    run(part, 9, part / "checkpoints/last.ckpt")
     a, b = ckpt_state(full / "checkpoints/last.ckpt"), ckpt_state(part / "checkpoints/last.ckpt")
     sd = a["state_dict"]
     assert sd["discriminator.params"].shape[0] == 3  # every D ...
@@ -162,6 +176,7 @@ def test_cli_toy_run_and_exact_resume(tmp_path):
     # every logged row, incl. GA stats (repr: NaN before the first GA step compares equal)
     assert repr(a["evogan"]["history"]) == repr(b["evogan"]["history"])
     assert len(a["evogan"]["history"]) == 9
+    assert read_metrics(full)["loss/g"] == read_metrics(part)["loss/g"]
 
 
 def test_cli_fake_images(tmp_path):
