@@ -178,7 +178,10 @@ class GAGAN(EvoGANModule):
         ds = self.discriminator
         r = torch.stack([ds.member(i)(real) for i in range(ds.num_parents)])
         f = torch.stack([ds.member(i)(fake) for i in range(ds.num_parents)])
-        return genetic.gagan_fitness(r, f, str(self.a("fitness", "paper")))
+        fitness = genetic.gagan_fitness(r, f, str(self.a("fitness", "paper")))
+        if self.world_size > 1:  # every rank ranks the Ds alike (same elites, same D for the G step)
+            fitness = self.trainer.strategy.reduce(fitness, reduce_op="mean")
+        return fitness
 
     def ga_step(self, fitness: Tensor) -> dict[str, Tensor]:
         """Elitism, parent choice, crossover, mutation and the optimizer-state rule on the D population."""
