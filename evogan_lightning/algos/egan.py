@@ -1,0 +1,234 @@
+"""E-GAN: evolutionary GAN (Wang et al., "Evolutionary Generative Adversarial Networks", IEEE TEVC 2019).
+
+mu parents face one discriminator. Per generation (Algorithm 1 of the paper; ALGORITHMS.md, "E-GAN"):
+
+    for each parent G_i, for each mutation M_h in {minimax, heuristic, least_squares}:
+        child <- copy of G_i (weights AND Adam state)
+        z ~ p(z), m samples;   child <- Adam(child, grad M_h(C(child(z))))        # D frozen
+        z' ~ p(z), n samples;  F_q = mean sigmoid(C(child(z')))                   # Eq. 6
+        F_d = -log || grad_{theta_D} L_D(child(z'), x_real) ||                    # Eq. 7
+        F = F_q + gamma * F_d                                                     # Eq. 8
+    parents <- the mu fittest children ((mu, lambda): parents are never kept)
+    n_D D steps on the survivors' evaluation samples, shuffled (first n_D * m)
+
+All children of a generation take one fused Adam step; copies, fitness and selection stay on the device.
+The per-child work runs through ``algo.backend`` (evolution/backend.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError
+from ..evolution.backend import BACKENDS, make_backend
+from ..evolution.fitness import combined_fitness, logit_fitness, quality_fitness, real_loss_grad
+from ..evolution.losses import GENERATOR_LOSSES, generator_loss
+from ..evolution.selection import replace_parents, top_mu
+from .base import EvoGANModule
+
+
+@dataclass
+class Candidates:
+    """Evaluated candidates of one generation: population ``slots`` [k], the operator that made each,
+    fitness F [k], quality F_q [k], diversity F_d [k] (None for the logit fitness), evaluation samples
+    [k, n, ...] and their logits [k, n]."""
+
+    slots: Tensor
+    operators: list[str]
+    fitness: Tensor
+    quality: Tensor
+    diversity: Tensor | None
+    samples: Tensor
+    logits: Tensor
+
+    @staticmethod
+    def cat(parts: list[Candidates]) -> Candidates:
+        div = [p.diversity for p in parts]
+        return Candidates(
+            torch.cat([p.slots for p in parts]),
+            [o for p in parts for o in p.operators],
+            torch.cat([p.fitness for p in parts]),
+            torch.cat([p.quality for p in parts]),
+            None if any(d is None for d in div) else torch.cat(div),  # type: ignore[arg-type]
+            torch.cat([p.samples for p in parts]),
+            torch.cat([p.logits for p in parts]),
+        )
+
+
+def _finite_mean(x: Tensor) -> Tensor:
+    return torch.where(torch.isfinite(x), x, torch.full_like(x, float("nan"))).nanmean()
+
+
+def _finite_max(x: Tensor) -> Tensor:
+    return torch.where(torch.isfinite(x), x, torch.full_like(x, float("-inf"))).max()
+
+
+class EGAN(EvoGANModule):
+    """E-GAN with ``algo.mutations`` (n_m losses), ``population_size`` (mu) and fitness F_q + gamma F_d."""
+
+    algo_name = "egan"
+    default_fitness = "egan"
+
+    # ------------------------------------------------------------------ config
+    def validate(self) -> None:
+        muts = self.a("mutations", ["minimax", "heuristic", "least_squares"])
+        if not isinstance(muts, list | tuple) or not muts:
+            raise ConfigError(
+                f"algo.mutations must be a non-empty list of {sorted(GENERATOR_LOSSES)}, got {muts!r}"
+            )
+        unknown = [m for m in muts if m not in GENERATOR_LOSSES]
+        if unknown:
+            raise ConfigError(f"unknown algo.mutations {unknown}; choose from {sorted(GENERATOR_LOSSES)}")
+        if len(set(muts)) != len(muts):
+            raise ConfigError(f"algo.mutations lists a loss twice: {list(muts)}; give each loss once")
+        on = self.a("least_squares_on", "logit")
+        if on not in ("logit", "prob"):
+            raise ConfigError(f"algo.least_squares_on must be 'logit' or 'prob', got {on!r}")
+        gamma = self.a("gamma", 0.01)
+        if not isinstance(gamma, int | float) or not (math.isfinite(gamma) and gamma >= 0):
+            raise ConfigError(
+                f"algo.gamma (the diversity weight of the fitness) must be finite and >= 0, got {gamma!r}"
+            )
+        n = self.a("eval_batch_size", 256)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+            raise ConfigError(
+                f"algo.eval_batch_size (n, fitness samples per child) must be an integer >= 2, got {n!r}"
+            )
+        backend = self.a("backend", "auto")
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown algo.backend {backend!r}; choose one of {list(BACKENDS)}")
+        mu = int(self.a("population_size", 1))
+        need = int(self.a("d_steps")) * int(self.a("batch_size"))
+        if mu * n < need:
+            raise ConfigError(
+                f"the D steps need d_steps * batch_size = {need} fake samples but the survivors' evaluation "
+                f"samples are only population_size * eval_batch_size = {mu * n}; raise algo.eval_batch_size"
+            )
+        self.mutation_names: list[str] = list(muts)
+        self.mutation_losses = [generator_loss(name, on) for name in muts]
+
+    @property
+    def mu(self) -> int:
+        return int(self.a("population_size", 1))
+
+    @property
+    def num_mutants(self) -> int:
+        """mu * n_m children made by mutation, in child slots [0, mu * n_m)."""
+        return self.mu * len(self.mutation_names)
+
+    @property
+    def fitness_kind(self) -> str:
+        return str(self.a("fitness", self.default_fitness))
+
+    def population_layout(self) -> tuple[int, int]:
+        return self.mu, self.num_mutants
+
+    @property
+    def reals_per_generation(self) -> int:
+        """n_D * m reals for the D steps, plus n for F_d (the same n reals for every child)."""
+        extra = int(self.a("eval_batch_size", 256)) if self.fitness_kind == "egan" else 0
+        return int(self.a("d_steps")) * int(self.a("batch_size")) + extra
+
+    @property
+    def backend(self):
+        if getattr(self, "_backend", None) is None:
+            self._backend = make_backend(str(self.a("backend", "auto")), self.generators, self.discriminator)
+        return self._backend
+
+    # ------------------------------------------------------------------ the steps of a generation
+    def rows(self, start: int, count: int) -> slice:
+        """Population slots of children ``[start, start + count)``."""
+        first = self.generators.num_parents + start
+        return slice(first, first + count)
+
+    def mutation_noise(self) -> Tensor:
+        """E-GAN: fresh noise for every child, [mu * n_m, m, latent]."""
+        m = int(self.a("batch_size"))
+        return self.make_noise(self.num_mutants * m).view(self.num_mutants, m, -1)
+
+    def evaluation_noise(self, k: int) -> Tensor:
+        """E-GAN: n fresh noise vectors for each of ``k`` children, [k, n, latent]."""
+        n = int(self.a("eval_batch_size", 256))
+        return self.make_noise(k * n).view(k, n, -1)
+
+    def mutate(self) -> Tensor:
+        """Every parent x every mutation: child c = parent c // n_m with mutation c % n_m takes one Adam
+        step (D frozen). Returns the mutation losses [mu * n_m]."""
+        pop, n_m = self.generators, len(self.mutation_names)
+        parent_of = torch.arange(self.mu, device=pop.params.device).repeat_interleave(n_m)
+        rows = self.rows(0, self.num_mutants)
+        pop.copy_slots(rows, parent_of)
+        return self.backend.mutate(rows, self.mutation_losses * self.mu, self.mutation_noise())
+
+    def evaluate(self, rows: slice, z: Tensor, operators: list[str], real_grad: Tensor | None) -> Candidates:
+        """Fitness of the members in ``rows`` on noise ``z`` [k, n, latent]: E-GAN's F_q + gamma F_d
+        (``real_grad`` = the real part of grad L_D) or CE-GAN's mean logit (``real_grad`` None)."""
+        slots = torch.arange(rows.start, rows.stop, device=self.generators.params.device)
+        if real_grad is not None:
+            samples, logits, f_d = self.backend.evaluate_egan(rows, z, real_grad)
+            f_q = quality_fitness(logits)
+            f = combined_fitness(f_q, f_d, float(self.a("gamma", 0.01)))
+            return Candidates(slots, operators, f, f_q, f_d, samples, logits)
+        samples, logits = self.backend.evaluate_logits(rows, z)
+        return Candidates(
+            slots, operators, logit_fitness(logits), quality_fitness(logits), None, samples, logits
+        )
+
+    def real_gradient(self, real_fit: Tensor) -> Tensor | None:
+        """The real part of grad_{theta_D} L_D on the generation's n fitness reals (once per generation),
+        or None for the logit fitness."""
+        return real_loss_grad(self.discriminator, real_fit) if self.fitness_kind == "egan" else None
+
+    def select(self, cand: Candidates) -> Tensor:
+        """(mu, lambda) truncation: the top-mu candidates become the parents (weights + Adam state);
+        diverged candidates are dropped (DivergedError if all diverged). Returns the chosen indices [mu]."""
+        top, _ = top_mu(cand.fitness, self.mu)
+        replace_parents(self.generators, cand.slots[top], cand.fitness[top])
+        self.count_operators([cand.operators[i] for i in top.tolist()])
+        return top
+
+    def train_discriminator(self, real_d: Tensor, cand: Candidates, top: Tensor) -> Tensor:
+        """n_D D steps; fakes = the survivors' evaluation samples, shuffled with the run's RNG, first n_D * m."""
+        fake = cand.samples[top].flatten(0, 1)
+        order = torch.randperm(fake.shape[0], generator=self.rng, device=self.rng.device)
+        need = int(self.a("d_steps")) * int(self.a("batch_size"))
+        return self.d_steps(real_d, fake[order[:need].to(fake.device)])
+
+    def split_real(self, real: Tensor) -> tuple[Tensor, Tensor]:
+        """(reals for the D steps [n_D * m], reals for the fitness [n or 0])."""
+        need = int(self.a("d_steps")) * int(self.a("batch_size"))
+        return real[:need], real[need:]
+
+    def stats(self, cand: Candidates, top: Tensor, g_loss: Tensor, d_loss: Tensor) -> dict[str, Tensor]:
+        out = {
+            "loss/g": _finite_mean(g_loss),
+            "loss/d": d_loss,
+            "fitness/best": _finite_max(cand.fitness),
+            "fitness/mean": _finite_mean(cand.fitness),
+            "fitness/quality": _finite_mean(cand.quality),
+            "fitness/survivors": cand.fitness[top].mean(),
+            "fitness/survivors_quality": cand.quality[top].mean(),
+            "diverged/children": (~torch.isfinite(cand.fitness)).sum().float(),
+        }
+        if cand.diversity is not None:
+            out["fitness/diversity"] = _finite_mean(cand.diversity)
+            out["fitness/survivors_diversity"] = cand.diversity[top].mean()
+        return out
+
+    # ------------------------------------------------------------------ one generation
+    def generation_step(self, real: Tensor) -> dict[str, Tensor]:
+        real_d, real_fit = self.split_real(real)
+        g_loss = self.mutate()  # variation: mu * n_m children
+        cand = self.evaluate(  # fitness on fresh noise per child
+            self.rows(0, self.num_mutants),
+            self.evaluation_noise(self.num_mutants),
+            self.mutation_names * self.mu,
+            self.real_gradient(real_fit),
+        )
+        top = self.select(cand)  # (mu, lambda)
+        d_loss = self.train_discriminator(real_d, cand, top)
+        return self.stats(cand, top, g_loss, d_loss)

@@ -1,0 +1,88 @@
+"""The per-child work of E-GAN/CE-GAN behind one small interface (``algo.backend``).
+
+An algorithm file says *what* happens to a block of child rows (mutate with these losses, distil towards
+these teachers, evaluate on this noise); a backend says *how*. ``LoopBackend`` runs the children one after
+another (fastest on a CPU); every gradient lands in the child's own row of ``Population.grads`` and all
+children of a block take ONE fused ``Population.adam_step``. A batched backend (stacked parameters with
+``torch.func`` + ``vmap``, see ``evolution/functional.py``) can implement the same methods without
+touching the algorithm files.
+
+Shapes: ``rows`` is a slice of k population slots; noise ``z`` is [k, B, latent] (row j for slot
+``rows.start + j``); samples are [k, B, *sample_shape]; logits [k, B].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .crossover import distillation_loss
+from .fitness import diversity_fitness
+from .population import Population
+
+BACKENDS = ("auto", "loop")
+
+
+class LoopBackend:
+    """Children one at a time; D stays in train mode and each child's batch goes through D in its own
+    call (batch-norm statistics never mix). D's parameter gradients are never computed or touched."""
+
+    name = "loop"
+
+    def __init__(self, population: Population, discriminator: nn.Module) -> None:
+        self.pop, self.d = population, discriminator
+
+    def _slots(self, rows: slice) -> range:
+        return range(rows.start, rows.stop)
+
+    def _step(self, rows: slice, losses: list[Tensor]) -> Tensor:
+        """Backpropagate each child's loss into its own gradient row, then one fused Adam step."""
+        pop = self.pop
+        pop.zero_grad(rows)
+        loss = torch.stack(losses)
+        params = [p for s in self._slots(rows) for p in pop.member(s).parameters()]
+        loss.sum().backward(inputs=params)  # grads of D are not computed (D is frozen for G steps)
+        pop.adam_step(rows)
+        return loss.detach()
+
+    def mutate(self, rows: slice, losses: list[Callable[[Tensor], Tensor]], z: Tensor) -> Tensor:
+        """One Adam step of child ``rows.start + j`` on ``losses[j](C(G_j(z[j])))`` (E-GAN Eq. 3-5),
+        D frozen. ``z`` [k, m, latent]. Returns the losses [k] (before the step)."""
+        pop, d = self.pop, self.d
+        out = [fn(d(pop.member(s)(z[j]))) for j, (s, fn) in enumerate(zip(self._slots(rows), losses))]
+        return self._step(rows, out)
+
+    def distill(self, rows: slice, z: Tensor, teacher: Tensor) -> Tensor:
+        """One Adam step of each child on MSE(G_j(z[j]), teacher[j]) (CE-GAN crossover). ``z`` [k, n, latent],
+        ``teacher`` [k, n, ...]. Returns the losses [k]."""
+        pop = self.pop
+        out = [distillation_loss(pop.member(s)(z[j]), teacher[j]) for j, s in enumerate(self._slots(rows))]
+        return self._step(rows, out)
+
+    @torch.no_grad()
+    def generate(self, rows: slice, z: Tensor) -> Tensor:
+        """Samples [k, n, ...] of the k members on their own noise ``z`` [k, n, latent]."""
+        return torch.stack([self.pop.member(s)(z[j]) for j, s in enumerate(self._slots(rows))])
+
+    def evaluate_logits(self, rows: slice, z: Tensor) -> tuple[Tensor, Tensor]:
+        """(samples [k, n, ...], logits [k, n]) with each member's batch in its own D call."""
+        samples = self.generate(rows, z)
+        with torch.no_grad():
+            logits = torch.stack([self.d(x) for x in samples])
+        return samples, logits
+
+    def evaluate_egan(self, rows: slice, z: Tensor, real_grad: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(samples [k, n, ...], logits [k, n], F_d [k]) with F_d = -log||g_real + g_fake|| per member
+        (E-GAN Eq. 7; ``real_grad`` [P_D] computed once per generation)."""
+        samples = self.generate(rows, z)
+        f_d, logits = zip(*(diversity_fitness(self.d, x, real_grad) for x in samples))
+        return samples, torch.stack(logits), torch.stack(f_d)
+
+
+def make_backend(name: str, population: Population, discriminator: nn.Module) -> LoopBackend:
+    """The backend named by ``algo.backend`` (``auto`` = ``loop``)."""
+    if name in ("auto", "loop"):
+        return LoopBackend(population, discriminator)
+    raise ValueError(f"unknown algo.backend {name!r}; choose one of {list(BACKENDS)}")

@@ -1,0 +1,62 @@
+"""CE-GAN crossover: C-filtered knowledge distillation (Li et al., "E-GAN with crossover based knowledge
+distillation"; ALGORITHMS.md, "CE-GAN").
+
+    pairs (p, q), p < q, of all mutants, ranked by W = F_p + F_q (descending); child r uses pair r (wrap)
+    child <- copy of the FITTER parent (weights and Adam state)
+    per noise row i: teacher_i = x_p[i] if C(x_p[i]) > C(x_q[i]) else x_q[i]     (ties -> second parent q)
+    one Adam step on MSE(child(z), teacher) (mean over all elements)
+
+Crossover only reads its parents' cached samples and logits; it never modifies them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def max_crossover_children(num_mutants: int) -> int:
+    """C(num_mutants, 2): the number of distinct mutant pairs."""
+    return math.comb(num_mutants, 2)
+
+
+def rank_pairs(fitness: Tensor, n_c: int) -> Tensor:
+    """Parent pairs [n_c, 2] (LongTensor, p < q) for the n_c crossover children.
+
+    All pairs of the K mutants are ranked by W = F_p + F_q, descending (stable: equal W keep the order
+    (0,1), (0,2), ..., (1,2), ...); child r uses pair r mod C(K, 2). Non-finite fitness ranks last.
+    ``fitness``: [K]."""
+    k = fitness.numel()
+    if k < 2:
+        raise ValueError(f"crossover needs at least two mutants, got {k}")
+    pairs = torch.combinations(torch.arange(k, device=fitness.device), r=2)  # [C(K,2), 2], p < q
+    f = torch.nan_to_num(fitness.float(), nan=float("-inf"), posinf=float("-inf"))
+    w = f[pairs[:, 0]] + f[pairs[:, 1]]
+    w = torch.nan_to_num(w, nan=float("-inf"))
+    order = torch.sort(w, descending=True, stable=True).indices
+    r = torch.arange(n_c, device=fitness.device) % pairs.shape[0]
+    return pairs[order[r]]
+
+
+def fitter_parent(pairs: Tensor, fitness: Tensor) -> Tensor:
+    """The fitter parent of each pair [n_c, 2] -> [n_c] mutant indices (ties -> the first parent)."""
+    f = torch.nan_to_num(fitness.float(), nan=float("-inf"))
+    first_wins = f[pairs[:, 0]] >= f[pairs[:, 1]]
+    return torch.where(first_wins, pairs[:, 0], pairs[:, 1])
+
+
+def teacher_samples(x_p: Tensor, x_q: Tensor, d_p: Tensor, d_q: Tensor) -> Tensor:
+    """Per-row teacher: x_p[i] where C(x_p[i]) > C(x_q[i]), else x_q[i] (ties go to the second parent).
+
+    ``x_p``, ``x_q``: [..., n, *sample_shape] samples of the two parents on the same noise rows;
+    ``d_p``, ``d_q``: [..., n] their logits. Returns [..., n, *sample_shape] (no copy of the parents)."""
+    wins = d_p > d_q
+    wins = wins.view(*wins.shape, *([1] * (x_p.dim() - wins.dim())))
+    return torch.where(wins, x_p, x_q)
+
+
+def distillation_loss(student: Tensor, teacher: Tensor) -> Tensor:
+    """MSE(student, teacher), the mean over all elements; no gradient flows into the teacher."""
+    return (student - teacher.detach()).pow(2).mean()

@@ -1,0 +1,46 @@
+"""Survivor selection on the device: (mu, lambda) truncation with diverged individuals dropped.
+
+E-GAN (Wang et al. 2019, Sec. III-D) keeps the mu best children by fitness and never the parents;
+CE-GAN's "comprehensive selection" ranks mutants and crossover children together (and, as an option,
+re-evaluated parents). Candidates with NaN/Inf fitness (diverged) are never selected.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..errors import DivergedError
+from .population import Population
+
+
+def top_mu(fitness: Tensor, mu: int) -> tuple[Tensor, Tensor]:
+    """Indices [mu] of the mu fittest candidates (descending), and the finite mask [K].
+
+    ``fitness``: [K] with K >= mu. Non-finite candidates rank below every finite one. Raises DivergedError
+    when fewer than one candidate is finite (one host sync per generation, not per child). If fewer than mu
+    are finite, the best finite ones fill the remaining places in turn (a diverged individual is never
+    kept)."""
+    if fitness.dim() != 1 or fitness.numel() < mu:
+        raise ValueError(
+            f"need a fitness vector with at least mu={mu} entries, got shape {tuple(fitness.shape)}"
+        )
+    finite = torch.isfinite(fitness)
+    n_ok = int(finite.sum())
+    if n_ok == 0:
+        raise DivergedError(
+            "every candidate of this generation diverged (NaN/Inf loss or fitness); the last good "
+            "checkpoint was kept. Try a lower learning rate, gradient_penalty, or another seed."
+        )
+    ranked = torch.where(finite, fitness, torch.full_like(fitness, float("-inf")))
+    top = torch.topk(ranked, min(mu, n_ok)).indices
+    if top.numel() < mu:  # repeat the finite survivors rather than keep a diverged one
+        top = top.repeat((mu + top.numel() - 1) // top.numel())[:mu]
+    return top, finite
+
+
+def replace_parents(pop: Population, slots: Tensor, fitness: Tensor) -> None:
+    """Parents <- members in ``slots`` (LongTensor [mu] of population slots, parents or children), with
+    their weights, buffers and Adam state; ``fitness`` [mu] becomes the parents' fitness. In place."""
+    pop.copy_slots(pop.parent_rows, slots)
+    pop.fitness.copy_(fitness.detach().to(pop.fitness))
