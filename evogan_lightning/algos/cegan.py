@@ -1,0 +1,115 @@
+"""CE-GAN: E-GAN with crossover based knowledge distillation (Li et al.; ALGORITHMS.md, "CE-GAN").
+
+The E-GAN skeleton (``EGAN``) plus a crossover and a cheaper fitness. Per generation:
+
+    for each parent G_i: z_i ~ p(z), m samples, shared by its n_m mutations
+        for each mutation M_h: mutant <- copy of G_i (weights + Adam);  one Adam step on M_h(C(mutant(z_i)))
+    z* ~ p(z), n samples shared by ALL mutants;  F = mean C(G(z*))   (raw logit; keep samples and logits)
+    pairs (p, q) of mutants ranked by F_p + F_q; crossover child r uses pair r (wrap around):
+        child <- copy of the fitter parent (weights + Adam)
+        teacher_i = G_p(z*_i) if C(G_p(z*_i)) > C(G_q(z*_i)) else G_q(z*_i)     (C-filtered, ties -> q)
+        one Adam step on MSE(child(z*), teacher);  F_child on fresh n noise
+    parents <- top-mu of mutants + crossover children ("comprehensive selection")
+    n_D D steps on the survivors' evaluation samples, shuffled (first n_D * m)
+
+Options: ``fitness: egan`` (F_q + gamma F_d, the paper's fitness ablation), ``selection: children_only``
+(only the crossover children compete; needs n_c >= mu) or ``with_parents`` (the parents, re-evaluated on
+z*, compete too).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError
+from ..evolution.crossover import fitter_parent, max_crossover_children, rank_pairs, teacher_samples
+from .egan import EGAN, Candidates
+
+FITNESS = ("cegan", "egan")
+SELECTION = ("comprehensive", "children_only", "with_parents")
+
+
+class CEGAN(EGAN):
+    """CE-GAN: ``n_c`` crossover children per generation, logit fitness, comprehensive selection."""
+
+    algo_name = "cegan"
+    default_fitness = "cegan"
+
+    def validate(self) -> None:
+        super().validate()
+        fitness = self.a("fitness", "cegan")
+        if fitness not in FITNESS:
+            raise ConfigError(f"unknown algo.fitness {fitness!r}; choose one of {list(FITNESS)}")
+        selection = self.a("selection", "comprehensive")
+        if selection not in SELECTION:
+            raise ConfigError(f"unknown algo.selection {selection!r}; choose one of {list(SELECTION)}")
+        n_c = self.a("n_c", 1)
+        limit = max_crossover_children(self.num_mutants)
+        if not isinstance(n_c, int) or isinstance(n_c, bool) or n_c < 0:
+            raise ConfigError(f"algo.n_c (crossover children per generation) must be an integer >= 0, got {n_c!r}")
+        if n_c > limit:
+            raise ConfigError(
+                f"algo.n_c={n_c} exceeds the number of mutant pairs: at most C(population_size * "
+                f"n_mutations, 2) = C({self.num_mutants}, 2) = {limit} crossover children; set algo.n_c <= {limit}"
+            )
+        if selection == "children_only" and n_c < self.mu:
+            raise ConfigError(
+                f"algo.selection=children_only keeps only crossover children, so algo.n_c must be >= "
+                f"population_size = {self.mu}, got n_c={n_c}"
+            )
+
+    @property
+    def n_c(self) -> int:
+        return int(self.a("n_c", 1))
+
+    def population_layout(self) -> tuple[int, int]:
+        return self.mu, self.num_mutants + self.n_c
+
+    def mutation_noise(self) -> Tensor:
+        """CE-GAN: one z batch (m) per parent, shared by its n_m mutations: [mu * n_m, m, latent]."""
+        m, n_m = int(self.a("batch_size")), len(self.mutation_names)
+        z = self.make_noise(self.mu * m).view(self.mu, 1, m, -1)
+        return z.expand(self.mu, n_m, m, z.shape[-1]).reshape(self.num_mutants, m, -1)
+
+    def crossover(self, mutants: Candidates, z_shared: Tensor, real_grad: Tensor | None) -> tuple[Candidates, Tensor]:
+        """The n_c crossover children (C-filtered knowledge distillation), evaluated on fresh noise.
+        Reads the mutants' cached samples/logits on ``z_shared`` [n, latent]; never modifies the mutants.
+        Returns (candidates, distillation losses [n_c])."""
+        pop, n_c = self.generators, self.n_c
+        pairs = rank_pairs(mutants.fitness, n_c)  # [n_c, 2]
+        start = fitter_parent(pairs, mutants.fitness)  # [n_c] mutant indices
+        rows = self.rows(self.num_mutants, n_c)
+        pop.copy_slots(rows, mutants.slots[start])  # weights AND Adam state of the fitter parent
+        p, q = pairs[:, 0], pairs[:, 1]
+        teacher = teacher_samples(mutants.samples[p], mutants.samples[q], mutants.logits[p], mutants.logits[q])
+        loss = self.backend.distill(rows, z_shared.expand(n_c, *z_shared.shape), teacher)
+        cand = self.evaluate(rows, self.evaluation_noise(n_c), ["crossover"] * n_c, real_grad)
+        return cand, loss
+
+    def generation_step(self, real: Tensor) -> dict[str, Tensor]:
+        real_d, real_fit = self.split_real(real)
+        real_grad = self.real_gradient(real_fit)  # None for the logit fitness
+        g_loss = self.mutate()  # variation: mu * n_m mutants (one z per parent)
+        z_shared = self.make_noise(int(self.a("eval_batch_size", 256)))  # shared by all mutants
+        k = self.num_mutants
+        mutants = self.evaluate(
+            self.rows(0, k), z_shared.expand(k, *z_shared.shape), self.mutation_names * self.mu, real_grad
+        )
+        parts = [mutants]
+        stats: dict[str, Tensor] = {}
+        if self.n_c > 0:
+            children, x_loss = self.crossover(mutants, z_shared, real_grad)
+            parts.append(children)
+            stats["loss/crossover"] = x_loss.mean()
+        selection = self.a("selection", "comprehensive")
+        if selection == "children_only":
+            parts = parts[1:]
+        elif selection == "with_parents":
+            pr = self.generators.parent_rows
+            parents = self.evaluate(pr, z_shared.expand(self.mu, *z_shared.shape), ["parent"] * self.mu, real_grad)
+            parts.append(parents)
+        cand = Candidates.cat(parts)
+        top = self.select(cand)  # top-mu of the candidates
+        d_loss = self.train_discriminator(real_d, cand, top)
+        return {**self.stats(cand, top, g_loss, d_loss), **stats}
