@@ -173,19 +173,30 @@ def train(cfg: DictConfig) -> float | None:
         return None
 
     metrics = end_of_run_metrics(module)
+    for callback in callbacks:  # evaluation callbacks: last FID/IS values and their protocol strings
+        if hasattr(callback, "final_metrics"):
+            metrics.update(callback.final_metrics())
     metrics["train_seconds"] = time.time() - started
     metrics["seed"] = int(plain["seed"])
     if trainer.is_global_zero:
         with open(out_dir / "metrics.json", "w") as f:
             json.dump(
-                {k: (v if math.isfinite(v) else None) for k, v in metrics.items()},
+                {
+                    k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in metrics.items()
+                },
                 f,
                 indent=2,
                 sort_keys=True,
             )
         print(
             json.dumps(
-                {k: round(v, 4) for k, v in metrics.items() if not k.startswith("operator")}, indent=None
+                {
+                    k: round(v, 4)
+                    for k, v in metrics.items()
+                    if not k.startswith("operator") and not isinstance(v, str)
+                },
+                indent=None,
             )
         )
         print(f"output directory: {out_dir}")
