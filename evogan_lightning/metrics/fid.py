@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import inspect
 import json
+import math
 import os
 import pickle
 import warnings
@@ -43,6 +44,9 @@ __all__ = [
     "inception_available",
     "make_inception_fid",
     "make_inception_score",
+    "make_inception_extractor",
+    "InceptionFeatures",
+    "inception_score_from_logits",
 ]
 
 INCEPTION_WEIGHTS_ENV = "EVOGAN_INCEPTION_WEIGHTS"
@@ -602,3 +606,81 @@ def make_inception_score(
     metric = InceptionScore(feature=extractor, splits=splits, **metric_kwargs)
     metric.extractor_info = _extractor_info(path, source, "logits_unbiased", applied_antialias)
     return metric
+
+
+class InceptionFeatures(torch.nn.Module):
+    """One Inception pass giving both FID features and IS logits (torch-fidelity's TF-compatible net).
+
+    ``forward``: ``[B, 3, H, W]`` uint8 -> ``([B, 2048] pool features, [B, 1008] unbiased logits)``, float32.
+    Always in eval mode. Build it with :func:`make_inception_extractor`; ``extractor_info`` records the
+    protocol (extractor name, weights SHA-256 prefix, antialias).
+    """
+
+    def __init__(self, network: torch.nn.Module, info: dict[str, Any]) -> None:
+        super().__init__()
+        self.network = network
+        self.num_features = 2048
+        self.extractor_info = info
+
+    def train(self, mode: bool = True) -> InceptionFeatures:
+        return super().train(False)
+
+    @torch.no_grad()
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(
+                f"InceptionFeatures: expected uint8 images [B, 3, H, W], got {x.dtype} {tuple(x.shape)}"
+            )
+        pool, logits = self.network._torch_fidelity_forward(x)
+        return pool.reshape(x.shape[0], -1).float(), logits.reshape(x.shape[0], -1).float()
+
+
+def make_inception_extractor(
+    weights_path: str | os.PathLike | None = None, antialias: bool = False, allow_download: bool = True
+) -> InceptionFeatures:
+    """:class:`InceptionFeatures` on local/cached weights (one network for FID and IS).
+
+    Raises ``RuntimeError`` like :func:`make_inception_fid` when torch-fidelity or the weights are missing.
+    """
+    path, source = _obtain_weights(weights_path, allow_download)
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    parameters = inspect.signature(NoTrainInceptionV3.__init__).parameters
+    if "feature_extractor_weights_path" not in parameters:
+        raise RuntimeError(
+            "the installed torchmetrics cannot load Inception weights from a local file; upgrade it"
+        )
+    kwargs: dict[str, Any] = {"feature_extractor_weights_path": str(path)}
+    applied_antialias: bool | None = None
+    if "antialias" in parameters:
+        kwargs["antialias"] = antialias
+        applied_antialias = antialias
+    with _clear_load_errors(path, source):
+        network = NoTrainInceptionV3(
+            name=INCEPTION_EXTRACTOR_NAME, features_list=["2048", "logits_unbiased"], **kwargs
+        )
+    return InceptionFeatures(network, _extractor_info(path, source, 2048, applied_antialias))
+
+
+def inception_score_from_logits(logits: Tensor, splits: int = 10) -> tuple[float, float]:
+    """Inception Score (Salimans et al. 2016): ``exp(E_x KL(p(y|x) || p(y)))`` per split, mean and std.
+
+    Args:
+        logits: ``[N, K]`` classifier logits of N generated images (in generation order; not shuffled).
+        splits: number of equal consecutive splits (``N >= splits`` required).
+    """
+    if logits.dim() != 2:
+        raise ValueError(f"inception_score_from_logits: logits must be [N, K], got {tuple(logits.shape)}")
+    if splits < 1 or logits.shape[0] < splits:
+        raise ValueError(
+            f"inception_score_from_logits: need 1 <= splits <= N, got splits={splits}, N={logits.shape[0]}"
+        )
+    log_p = torch.log_softmax(logits.to(torch.float64), dim=1)
+    scores = []
+    for chunk in log_p.chunk(splits, dim=0):
+        log_marginal = torch.logsumexp(chunk, dim=0) - math.log(chunk.shape[0])
+        kl = (chunk.exp() * (chunk - log_marginal)).sum(dim=1).mean()
+        scores.append(kl.exp())
+    values = torch.stack(scores)
+    std = float(values.std(unbiased=True)) if splits > 1 else 0.0
+    return float(values.mean()), std
