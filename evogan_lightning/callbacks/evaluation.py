@@ -169,8 +169,8 @@ class ImageEvaluator:
                 extractor = make_inception_extractor(self.weights_path, allow_download=self.allow_download)
             except RuntimeError as err:
                 raise ConfigError(
-                    f"{err} Or drop the fid callback (callbacks=default) / use callbacks=[default,"
-                    "classifier_fid] with a classifier trained on this dataset."
+                    f"{err} (Training: drop the fid callback or use callbacks=[default,classifier_fid]; "
+                    "evaluate: classifier=FILE.pt.)"
                 ) from err
             self.info = {**extractor.extractor_info}
         elif self.feature == "classifier":
