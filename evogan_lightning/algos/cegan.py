@@ -47,7 +47,9 @@ class CEGAN(EGAN):
         n_c = self.a("n_c", 1)
         limit = max_crossover_children(self.num_mutants)
         if not isinstance(n_c, int) or isinstance(n_c, bool) or n_c < 0:
-            raise ConfigError(f"algo.n_c (crossover children per generation) must be an integer >= 0, got {n_c!r}")
+            raise ConfigError(
+                f"algo.n_c (crossover children per generation) must be an integer >= 0, got {n_c!r}"
+            )
         if n_c > limit:
             raise ConfigError(
                 f"algo.n_c={n_c} exceeds the number of mutant pairs: at most C(population_size * "
@@ -72,7 +74,9 @@ class CEGAN(EGAN):
         z = self.make_noise(self.mu * m).view(self.mu, 1, m, -1)
         return z.expand(self.mu, n_m, m, z.shape[-1]).reshape(self.num_mutants, m, -1)
 
-    def crossover(self, mutants: Candidates, z_shared: Tensor, real_grad: Tensor | None) -> tuple[Candidates, Tensor]:
+    def crossover(
+        self, mutants: Candidates, z_shared: Tensor, real_grad: Tensor | None
+    ) -> tuple[Candidates, Tensor]:
         """The n_c crossover children (C-filtered knowledge distillation), evaluated on fresh noise.
         Reads the mutants' cached samples/logits on ``z_shared`` [n, latent]; never modifies the mutants.
         Returns (candidates, distillation losses [n_c])."""
@@ -82,7 +86,9 @@ class CEGAN(EGAN):
         rows = self.rows(self.num_mutants, n_c)
         pop.copy_slots(rows, mutants.slots[start])  # weights AND Adam state of the fitter parent
         p, q = pairs[:, 0], pairs[:, 1]
-        teacher = teacher_samples(mutants.samples[p], mutants.samples[q], mutants.logits[p], mutants.logits[q])
+        teacher = teacher_samples(
+            mutants.samples[p], mutants.samples[q], mutants.logits[p], mutants.logits[q]
+        )
         loss = self.backend.distill(rows, z_shared.expand(n_c, *z_shared.shape), teacher)
         cand = self.evaluate(rows, self.evaluation_noise(n_c), ["crossover"] * n_c, real_grad)
         return cand, loss
@@ -107,7 +113,9 @@ class CEGAN(EGAN):
             parts = parts[1:]
         elif selection == "with_parents":
             pr = self.generators.parent_rows
-            parents = self.evaluate(pr, z_shared.expand(self.mu, *z_shared.shape), ["parent"] * self.mu, real_grad)
+            parents = self.evaluate(
+                pr, z_shared.expand(self.mu, *z_shared.shape), ["parent"] * self.mu, real_grad
+            )
             parts.append(parents)
         cand = Candidates.cat(parts)
         top = self.select(cand)  # top-mu of the candidates

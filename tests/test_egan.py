@@ -1,0 +1,186 @@
+"""E-GAN (algos/egan.py): bad input, one generation by hand-checkable invariants, diverged children,
+end-to-end CLI runs (toy and fake images) and exact resume."""
+
+import pytest
+import torch
+from conftest import FAST, read_metrics, run_cli
+from omegaconf import OmegaConf
+
+from evogan_lightning.config import compose
+from evogan_lightning.data.datamodule import GANDataModule
+from evogan_lightning.errors import ConfigError, DivergedError
+from evogan_lightning.train import build_module
+
+TINY = ["net=mlp", "net.hidden=16", "algo.batch_size=16", "algo.eval_batch_size=32"]
+
+
+def make_module(overrides, tmp_path, algo="egan"):
+    cfg = compose([f"algo={algo}", *TINY, *overrides], output_dir=str(tmp_path))
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    return build_module(plain, GANDataModule(plain["data"]).info())
+
+
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        ("algo.mutations=[]", "algo.mutations must be a non-empty list"),
+        ("algo.mutations=[heuristic,wgan]", "unknown algo.mutations ['wgan']"),
+        ("algo.mutations=[heuristic,heuristic]", "lists a loss twice"),
+        ("algo.least_squares_on=both", "least_squares_on must be 'logit' or 'prob'"),
+        ("algo.gamma=-1", "algo.gamma"),
+        ("algo.gamma=.inf", "algo.gamma"),
+        ("algo.eval_batch_size=1", "eval_batch_size (n, fitness samples per child) must be an integer >= 2"),
+        ("algo.backend=vmap", "unknown algo.backend 'vmap'"),
+        ("algo.d_steps=3", "raise algo.eval_batch_size"),  # 3 * 16 fakes > 1 * 32 survivor samples
+        ("algo.population_size=0", "population_size must be >= 1"),
+    ],
+)
+def test_bad_input(tmp_path, override, needle):
+    with pytest.raises(ConfigError) as err:
+        make_module([override], tmp_path)
+    assert needle in str(err.value)
+
+
+def test_layout_reals_and_noise(tmp_path):
+    m = make_module(["algo.population_size=2", "algo.d_steps=2"], tmp_path)
+    assert m.generators.num_parents == 2 and m.generators.num_children == 6  # mu * n_m
+    assert m.reals_per_generation == 2 * 16 + 32  # n_D * m for D, n for F_d
+    z = m.mutation_noise()
+    assert z.shape == (6, 16, 2) and not torch.equal(z[0], z[1])  # E-GAN: fresh noise per child
+
+
+class Recorder:
+    def __init__(self, module):
+        self.calls = []
+        module.train_discriminator = self.train_d
+
+    def train_d(self, real_d, cand, top):
+        self.calls.append((real_d, cand, top))
+        return torch.tensor(0.5)
+
+
+def test_generation_selects_top_mu_children(tmp_path):
+    m = make_module(["algo.population_size=2"], tmp_path)
+    rec = Recorder(m)
+    parents_before = m.generators.params[:2].clone()
+    real = torch.randn(m.reals_per_generation, 2)
+    stats = m.generation_step(real)
+    real_d, cand, top = rec.calls[0]
+    assert real_d.shape == (16, 2)
+    assert cand.operators == ["minimax", "heuristic", "least_squares"] * 2
+    assert cand.slots.tolist() == [2, 3, 4, 5, 6, 7]
+    assert cand.samples.shape == (6, 32, 2) and cand.diversity.shape == (6,)
+    torch.testing.assert_close(cand.fitness, cand.quality + 0.01 * cand.diversity)
+    best = torch.topk(cand.fitness, 2).indices
+    assert top.tolist() == best.tolist()
+    pop = m.generators
+    for i, c in enumerate(best.tolist()):  # parents = the chosen children (weights, Adam, fitness)
+        assert torch.equal(pop.params[i], pop.params[2 + c])
+        assert pop.step[i].item() == 1.0
+    assert not torch.equal(pop.params[:2], parents_before)
+    assert pop.fitness.tolist() == pytest.approx(cand.fitness[best].tolist())
+    assert sum(m.operator_counts.values()) == 2
+    assert stats["fitness/best"].item() == pytest.approx(cand.fitness.max().item())
+    assert stats["diverged/children"].item() == 0
+
+
+def test_diverged_children_are_dropped_and_all_diverged_raises(tmp_path):
+    m = make_module(["algo.mutations=[minimax,heuristic]"], tmp_path)
+    rec = Recorder(m)
+    original = m.backend.evaluate_egan
+
+    def poisoned(rows, z, real_grad):
+        samples, logits, f_d = original(rows, z, real_grad)
+        logits = logits.clone()
+        logits[0] = float("nan")  # the minimax child diverged
+        return samples, logits, f_d
+
+    m.backend.evaluate_egan = poisoned
+    stats = m.generation_step(torch.randn(m.reals_per_generation, 2))
+    assert rec.calls[0][2].tolist() == [1]
+    assert m.operator_counts == {"heuristic": 1}
+    assert stats["diverged/children"].item() == 1
+    assert torch.isfinite(m.generators.fitness).all()
+    with torch.no_grad():
+        m.generators.params[0].fill_(float("nan"))  # the parent diverged: every child does
+    with pytest.raises(DivergedError, match="every candidate"):
+        m.generation_step(torch.randn(m.reals_per_generation, 2))
+
+
+def test_cli_toy_run(tmp_path):
+    run_cli(["algo=egan", "generations=12", "log_every_n_generations=4", f"hydra.run.dir={tmp_path}", *FAST])
+    m = read_metrics(tmp_path)
+    assert m["generation"] == 12
+    assert {"fitness/best", "fitness/quality", "fitness/diversity", "loss/g", "loss/d"} <= set(m)
+    shares = {k: v for k, v in m.items() if k.startswith("operator_share/")}
+    assert set(shares) <= {f"operator_share/{n}" for n in ("minimax", "heuristic", "least_squares")}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert (tmp_path / "operators.png").stat().st_size > 1000
+
+
+def test_cli_fake_images(tmp_path):
+    run_cli(
+        [
+            "algo=egan",
+            "data=fake",
+            "data.image_size=28",
+            "data.channels=1",
+            "algo.batch_size=8",
+            "algo.eval_batch_size=8",
+            "algo.population_size=2",
+            "generations=2",
+            f"hydra.run.dir={tmp_path}",
+            *FAST,
+        ]
+    )
+    m = read_metrics(tmp_path)
+    assert m["generation"] == 2 and m["diverged/children"] == 0
+    assert sum(v for k, v in m.items() if k.startswith("operator_share/")) == pytest.approx(1.0)
+
+
+def ckpt_state(path):
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    return ckpt
+
+
+def assert_exact_resume(tmp_path, overrides, full_gens=9, part_gens=5):
+    """train() in process: ``full_gens`` generations in one go equal ``part_gens`` + resume."""
+    from evogan_lightning.train import train
+
+    common = [
+        *TINY,
+        *FAST,
+        *overrides,
+        "callbacks.checkpoint.every_n_generations=1",
+        "log_every_n_generations=1",
+    ]
+
+    def run(out, generations, ckpt=None):
+        extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])
+        train(compose([f"generations={generations}", *common, *extra], output_dir=str(out)))
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    run(full, full_gens)
+    run(part, part_gens)
+    run(part, full_gens, part / "checkpoints/last.ckpt")
+    a, b = ckpt_state(full / "checkpoints/last.ckpt"), ckpt_state(part / "checkpoints/last.ckpt")
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for k in a["state_dict"]:
+        torch.testing.assert_close(
+            a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k
+        )
+    for oa, ob in zip(a["optimizer_states"], b["optimizer_states"]):
+        for pid, sa in oa["state"].items():
+            for key, va in sa.items():
+                torch.testing.assert_close(va, ob["state"][pid][key], rtol=0, atol=0)
+    assert torch.equal(a["evogan"]["rng_state"], b["evogan"]["rng_state"])
+    assert repr(a["evogan"]["history"]) == repr(b["evogan"]["history"])
+    assert a["evogan"]["operator_counts"] == b["evogan"]["operator_counts"]
+    chart = [v for k, v in a["callbacks"].items() if "OperatorChart" in k]
+    chart_b = [v for k, v in b["callbacks"].items() if "OperatorChart" in k]
+    assert chart and chart == chart_b  # the operator record survives the resume
+    assert read_metrics(full) == {**read_metrics(part), "train_seconds": read_metrics(full)["train_seconds"]}
+
+
+def test_exact_resume(tmp_path):
+    assert_exact_resume(tmp_path, ["algo=egan", "algo.population_size=2"])
