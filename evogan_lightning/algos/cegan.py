@@ -19,7 +19,6 @@ z*, compete too).
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from ..errors import ConfigError
