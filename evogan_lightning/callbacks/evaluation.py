@@ -207,7 +207,7 @@ class ImageEvaluator:
 
             self.info = {
                 "extractor": f"module:{type(extractor).__name__}",
-                "weights_sha256": state_dict_sha256(extractor),
+                "weights_sha256": getattr(extractor, "weights_sha256", None) or state_dict_sha256(extractor),
                 "antialias": None,
             }
         self.extractor = extractor.eval()
