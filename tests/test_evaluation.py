@@ -447,3 +447,43 @@ def test_summarize_cli_on_a_real_multirun(tmp_path):
         assert float(row["loss/g"]) == pytest.approx(read_metrics(job)["loss/g"], rel=1e-3)
     proc = run_cli([str(tmp_path / "empty")], module="evogan_lightning.summarize", check=False)
     assert proc.returncode == 2 and "not a directory" in proc.stderr
+
+
+@pytest.mark.slow  # builds torch-fidelity's Inception twice on CPU (~30 s)
+def test_inception_fid_and_is_during_training_from_a_local_weights_file(tmp_path, monkeypatch):
+    pytest.importorskip("torch_fidelity")
+    from test_metrics_core import random_inception_weights
+
+    weights = tmp_path / "inception.pth"
+    torch.save({}, weights)
+    random_inception_weights(weights)  # the real architecture with random values: no download
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv(INCEPTION_WEIGHTS_ENV, str(weights))
+    run = tmp_path / "run"
+    run_cli(
+        [
+            *IMAGE_RUN,
+            "generations=3",
+            "callbacks=[default,fid]",
+            "callbacks.fid.every_n_generations=3",
+            "callbacks.fid.num_samples=20",
+            "callbacks.fid.batch_size=10",
+            "callbacks.fid.is_splits=2",
+            "callbacks.fid.kid_subset_size=10",
+            f"callbacks.fid.cache_dir={tmp_path / 'cache'}",
+            f"hydra.run.dir={run}",
+            *FAST,
+        ]
+    )
+    metrics = read_metrics(run)
+    assert math.isfinite(metrics["val/fid"]) and metrics["val/fid"] >= 0
+    assert metrics["val/is_mean"] >= 1.0 and math.isfinite(metrics["val/is_std"])
+    protocol = metrics["val/fid_protocol"]
+    assert "extractor=inception-v3-compat-2048" in protocol and "antialias=False" in protocol
+    assert "n_fake=20" in protocol and "split=train" in protocol
+    from evogan_lightning.metrics.fid import sha256_file
+
+    assert f"weights_sha256={sha256_file(weights)}" in protocol
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    keys = " ".join(ckpt["state_dict"]) + " " + str(ckpt.get("callbacks", {}))
+    assert "inception" not in keys.lower() and "Mixed_" not in keys
