@@ -205,7 +205,7 @@ def test_train_classifier_cli_bad_input(tmp_path, capsys):
     assert "nope" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # ~1 min: 6000 real Fashion-MNIST images, 2 epochs
+@pytest.mark.slow  # ~20 s on two busy cores: 6000 real Fashion-MNIST images, 2 epochs
 @pytest.mark.skipif(not (FASHION_MNIST / "train-labels-idx1-ubyte.gz").exists(), reason="no Fashion-MNIST")
 def test_train_classifier_cli_on_fashion_mnist_subset(tmp_path):
     out = tmp_path / "fmnist.pt"

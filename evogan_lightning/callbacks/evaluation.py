@@ -257,6 +257,13 @@ class ImageEvaluator:
         """Extractor and real statistics (from the cache, else from the data, then cached)."""
         self.build_extractor(tuple(image_shape))
         self.to(device)
+        trained_on = self.info["extractor"].partition(":")[2]
+        if self.feature == "classifier" and trained_on not in ("unknown", data_cfg["name"]):
+            warnings.warn(
+                f"the FID classifier was trained on {trained_on}, the data are {data_cfg['name']}; "
+                "classifier FID is only meaningful with a classifier of the same dataset",
+                stacklevel=2,
+            )
         data_cfg = {**data_cfg, "_seed": int(seed)}
         real = _real_source(
             {k: v for k, v in data_cfg.items() if k != "_seed"}, self.real_split, seed, source
