@@ -30,7 +30,9 @@ def assert_same_state(a: dict, b: dict) -> None:
 @pytest.fixture(scope="module")
 def gan_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gan") / "run"
-    run_cli(["generations=40", "seed=3", f"hydra.run.dir={out}", "trainer.enable_progress_bar=false"])
+    run_cli(
+        ["algo=gan", "generations=40", "seed=3", f"hydra.run.dir={out}", "trainer.enable_progress_bar=false"]
+    )
     return out
 
 
@@ -64,7 +66,13 @@ def test_baselines(tmp_path, loss, data):
 
 def test_seed_reproducible_and_exact_resume(tmp_path):
     full, again, part = tmp_path / "full", tmp_path / "again", tmp_path / "part"
-    common = ["seed=7", *FAST, "log_every_n_generations=5", "callbacks.checkpoint.every_n_generations=7"]
+    common = [
+        "algo=gan",
+        "seed=7",
+        *FAST,
+        "log_every_n_generations=5",
+        "callbacks.checkpoint.every_n_generations=7",
+    ]
     run_cli(["generations=30", f"hydra.run.dir={full}", *common])
     run_cli(["generations=30", f"hydra.run.dir={again}", *common])
     a, b = state_of(full / "checkpoints/last.ckpt"), state_of(again / "checkpoints/last.ckpt")
@@ -93,6 +101,7 @@ def test_multirun_four_jobs(tmp_path):
     proc = run_cli(
         [
             "-m",
+            "algo=gan",
             "algo.loss=heuristic,minimax",
             "seed=1,2",
             "generations=6",
@@ -110,7 +119,7 @@ def test_multirun_four_jobs(tmp_path):
     "args,needle",
     [
         (["algo=nope"], "Could not find 'algo/nope'"),
-        (["algo.loss=nope"], "unknown algo.loss 'nope'"),
+        (["algo=gan", "algo.loss=nope"], "unknown algo.loss 'nope'"),
         (["data=nope"], "Could not find 'data/nope'"),
         (["net=nope"], "Could not find 'net/nope'"),
         (["generations=0"], "generations must be an integer >= 1"),
@@ -139,6 +148,7 @@ def test_checkpoint_from_other_architecture_is_rejected(gan_run, tmp_path):
     proc = run_cli(
         [
             f"ckpt_path={ckpt}",
+            "algo=gan",
             "generations=80",
             "net=mlp",
             "net.hidden=64",
@@ -148,5 +158,7 @@ def test_checkpoint_from_other_architecture_is_rejected(gan_run, tmp_path):
         check=False,
     )
     assert proc.returncode == 2 and "does not match this configuration" in proc.stderr
-    proc = run_cli([f"ckpt_path={ckpt}", "generations=20", f"hydra.run.dir={tmp_path}", *FAST], check=False)
+    proc = run_cli(
+        [f"ckpt_path={ckpt}", "algo=gan", "generations=20", f"hydra.run.dir={tmp_path}", *FAST], check=False
+    )
     assert proc.returncode == 2 and "already at generation 40" in proc.stderr
