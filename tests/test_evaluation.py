@@ -253,7 +253,7 @@ IMAGE_RUN = [
 ]
 
 
-def test_classifier_fid_during_training_and_evaluate_cli(tmp_path, fake_classifier):
+def test_classifier_fid_during_training_and_evaluate_cli(tmp_path, fake_classifier, capsys):
     run, cache = tmp_path / "run", tmp_path / "cache"
     options = "callbacks.classifier_fid"
     run_cli(
@@ -285,7 +285,9 @@ def test_classifier_fid_during_training_and_evaluate_cli(tmp_path, fake_classifi
     for name in ("losses", "quality", "intensity_histogram"):
         assert (run / "plots" / f"{name}.png").stat().st_size > 1000
 
-    proc = run_cli(
+    from evogan_lightning.evaluate import main as evaluate_main  # in process: the CLI's own main()
+
+    code = evaluate_main(
         [
             f"ckpt_path={run}/checkpoints/last.ckpt",
             "num_samples=64",
@@ -293,14 +295,15 @@ def test_classifier_fid_during_training_and_evaluate_cli(tmp_path, fake_classifi
             "fid=false",
             f"cache_dir={cache}",
             "kid=false",
-        ],
-        module="evogan_lightning.evaluate",
+        ]
     )
+    stdout = capsys.readouterr().out
+    assert code == 0
     result = json.loads((run / "checkpoints" / "eval.json").read_text())
     # the same generator, noise and real statistics: evaluate reproduces the training-time number
     assert result["val/classifier_fid"] == pytest.approx(metrics["val/classifier_fid"], rel=1e-9)
     assert result["generation"] == 6 and "val/classifier_kid" not in result
-    assert "val/classifier_fid" in proc.stdout and "eval.json" in proc.stdout
+    assert "val/classifier_fid" in stdout and "eval.json" in stdout
 
 
 def test_missing_inception_weights_fail_at_start_up(tmp_path, monkeypatch):
@@ -368,9 +371,9 @@ def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path):
     assert len(logged) == 2
     assert (run / "plots" / "toy_metrics.png").is_file() and (run / "plots" / "losses.png").is_file()
 
-    run_cli(
-        [f"ckpt_path={run}/checkpoints/last.ckpt", "num_samples=10000"], module="evogan_lightning.evaluate"
-    )
+    from evogan_lightning.evaluate import main as evaluate_main
+
+    assert evaluate_main([f"ckpt_path={run}/checkpoints/last.ckpt", "num_samples=10000"]) == 0
     result = json.loads((run / "checkpoints" / "eval.json").read_text())
     metrics = read_metrics(run)
     for key in ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl"):
@@ -425,11 +428,12 @@ def test_summarize_groups_seeds_and_picks_the_main_metric(tmp_path):
     assert statistics.fmean(values.values()) == 26.5  # sanity of the hand values
 
 
-def test_summarize_cli_on_a_real_multirun(tmp_path):
+def test_summarize_cli_on_a_real_multirun(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     run_cli(
         [
             "-m",
+            "algo=gan",
             "algo.loss=heuristic,minimax",
             "generations=4",
             "callbacks=none",
@@ -437,16 +441,19 @@ def test_summarize_cli_on_a_real_multirun(tmp_path):
             *FAST,
         ]
     )
-    proc = run_cli([str(sweep)], module="evogan_lightning.summarize")
-    assert "toy/modes_covered" in proc.stdout and "summary.png" in proc.stdout
+    from evogan_lightning.summarize import main as summarize_main
+
+    assert summarize_main([str(sweep)]) == 0
+    stdout = capsys.readouterr().out
+    assert "toy/modes_covered" in stdout and "summary.png" in stdout
     with open(sweep / "summary.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["algo.loss"] for r in rows] == ["heuristic", "minimax"]
     jobs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
     for row, job in zip(rows, jobs):
         assert float(row["loss/g"]) == pytest.approx(read_metrics(job)["loss/g"], rel=1e-3)
-    proc = run_cli([str(tmp_path / "empty")], module="evogan_lightning.summarize", check=False)
-    assert proc.returncode == 2 and "not a directory" in proc.stderr
+    assert summarize_main([str(tmp_path / "empty")]) == 2
+    assert "not a directory" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # builds torch-fidelity's Inception twice on CPU (~30 s)

@@ -94,6 +94,7 @@ def test_joblib_sweep_jobs_get_their_own_directories(tmp_path):
             "-m",
             "hydra/launcher=joblib",
             "hydra.launcher.n_jobs=2",
+            "algo=gan",
             "algo.loss=minimax,heuristic",
             "generations=4",
             f"hydra.sweep.dir={tmp_path}",
