@@ -238,6 +238,7 @@ def test_fashion_mnist_labels_match_images():
 
 
 IMAGE_RUN = [
+    "algo=gan",
     "data=fake",
     "data.image_size=28",
     "data.channels=1",
@@ -349,6 +350,7 @@ def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path):
     run = tmp_path / "run"
     run_cli(
         [
+            "algo=gan",
             "generations=6",
             "log_every_n_generations=2",
             "callbacks.toy_metrics.every_n_generations=3",
