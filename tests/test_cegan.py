@@ -147,7 +147,7 @@ def test_egan_fitness_option_uses_f_d(tmp_path):
 
 
 def test_cli_toy_run(tmp_path):
-    run_cli(["algo=cegan", "generations=12", f"hydra.run.dir={tmp_path}", *FAST])
+    run_cli(["algo=cegan", "generations=12", *TINY, f"hydra.run.dir={tmp_path}", *FAST])
     m = read_metrics(tmp_path)
     assert m["generation"] == 12 and m["diverged/children"] == 0
     shares = {k.split("/")[1]: v for k, v in m.items() if k.startswith("operator_share/")}

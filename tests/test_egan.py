@@ -108,7 +108,16 @@ def test_diverged_children_are_dropped_and_all_diverged_raises(tmp_path):
 
 
 def test_cli_toy_run(tmp_path):
-    run_cli(["algo=egan", "generations=12", "log_every_n_generations=4", f"hydra.run.dir={tmp_path}", *FAST])
+    run_cli(
+        [
+            "algo=egan",
+            "generations=12",
+            "log_every_n_generations=4",
+            *TINY,
+            f"hydra.run.dir={tmp_path}",
+            *FAST,
+        ]
+    )
     m = read_metrics(tmp_path)
     assert m["generation"] == 12
     assert {"fitness/best", "fitness/quality", "fitness/diversity", "loss/g", "loss/d"} <= set(m)
