@@ -133,6 +133,15 @@ class EGAN(EvoGANModule):
         extra = int(self.a("eval_batch_size", 256)) if self.fitness_kind == "egan" else 0
         return int(self.a("d_steps")) * int(self.a("batch_size")) + extra
 
+    def build_generators(self):
+        pop = super().build_generators()
+        if self.a("backend", "auto") == "batched":
+            make_backend("batched", pop, self.discriminator)  # fails before training if nets can't be vmapped
+        return pop
+
+    def on_fit_start(self) -> None:
+        self._backend = None  # re-pick after the device move (auto: batched on CUDA)
+
     @property
     def backend(self):
         if getattr(self, "_backend", None) is None:
