@@ -61,7 +61,9 @@ def discriminator_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
     return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
 
 
-def gradient_penalty(discriminator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, rng=None) -> Tensor:
+def gradient_penalty(
+    discriminator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, rng=None
+) -> Tensor:
     """WGAN-GP penalty E[(||grad_x C(x_hat)||_2 - 1)^2] on per-sample interpolates x_hat (Gulrajani 2017).
 
     ``real``, ``fake``: [B, ...] (same shape). Returns a scalar with a graph to D's parameters.
