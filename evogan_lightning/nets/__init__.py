@@ -84,3 +84,18 @@ def resolve_net(net_cfg: Mapping, shape: tuple[int, ...]) -> NetSpec:
         spec.generator_factory(shape)()
         spec.build_discriminator(shape)
     return spec
+
+
+def width_options(family_name: str, defaults: Mapping[str, int], options: Mapping) -> dict:
+    """``defaults`` merged with ``options`` for the image families; unknown names or widths that are not
+    positive integers raise ValueError naming the family and the valid keys."""
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {sorted(unknown)} for net={family_name}; valid: {sorted(defaults)}"
+        )
+    merged = {**defaults, **options}
+    for key, value in merged.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"net.{key} must be a positive integer, got {value!r}")
+    return merged

@@ -45,15 +45,10 @@ def check_shape(shape: tuple[int, ...]) -> None:
 
 
 def _options(options: dict) -> dict:
-    """Defaults merged with ``options``; unknown names or non-positive widths raise ValueError."""
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)} for net=mnist28; valid: {sorted(DEFAULTS)}")
-    merged = {**DEFAULTS, **options}
-    for key, value in merged.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"net.{key} must be a positive integer, got {value!r}")
-    return merged
+    """Defaults merged with ``options`` (shared validation: nets.width_options)."""
+    from . import width_options
+
+    return width_options("mnist28", DEFAULTS, options)
 
 
 class MNIST28Generator(nn.Module):
