@@ -94,6 +94,14 @@ def test_top_mu_keeps_the_best_and_drops_nan():
         top_mu(torch.full((4,), float("nan")), 2)
 
 
+def test_top_mu_breaks_exact_ties_towards_the_lower_index():
+    # generation 1: Adam's first step is lr*sign(grad), so different mutation losses can give equal fitness
+    f = torch.tensor([0.5, 0.9, 0.9, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+    top, _ = top_mu(f, 4)
+    assert top.tolist() == [1, 2, 4, 5]
+    assert top_mu(torch.zeros(64), 1)[0].tolist() == [0]
+
+
 def tiny_population(mu=2, children=4):
     torch.manual_seed(0)
     return Population(lambda: nn.Linear(2, 2), num_parents=mu, num_children=children, lr=0.1)

@@ -30,18 +30,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..evolution.fitness import logit_fitness
 from ..evolution.losses import heuristic_loss
+from ..evolution.selection import top_mu
 from .base import EvoGANModule, frozen
 
 CROSSOVER_MODES = ("imitate", "relativistic", "straight_through")
-
-
-def mean_logit_fitness(d_logits: Tensor) -> Tensor:
-    """Selection fitness F = mean C(G(z)) over the evaluation batch: raw logits [lambda, n] -> [lambda].
-
-    CE-GAN's fitness (Li et al., F_CGAN; ALGORITHMS.md, "CE-GAN"). Kept private to SCGAN until the shared
-    ``evolution/fitness.py`` provides it (then import it from there instead of keeping this twin)."""
-    return d_logits.float().mean(dim=1)
 
 
 def draw_partners(parent_of: Tensor, mu: int, generator: torch.Generator) -> Tensor:
@@ -131,9 +125,9 @@ class SCGAN(EvoGANModule):
         with torch.no_grad():
             samples = torch.stack([pop.child(c)(z_eval) for c in range(lam)])  # [lam, n, ...]
             logits = torch.stack([d(samples[c]) for c in range(lam)])  # each offspring its own D call
-        fitness = mean_logit_fitness(logits)
-        ranked = torch.nan_to_num(fitness, nan=float("-inf"))
-        top = torch.topk(ranked, mu).indices
+        fitness = logit_fitness(logits)  # CE-GAN's F = mean C(G(z)) [lam]
+        top, finite = top_mu(fitness, mu)  # a diverged (NaN/Inf) offspring is never kept
+        ranked = torch.where(finite, fitness, torch.full_like(fitness, float("-inf")))
         pop.select(top, fitness[top])
         self.count_operators(["crossover" if is_cross_l[c] else "adversarial" for c in top.tolist()])
 

@@ -15,7 +15,8 @@ from .population import Population
 
 
 def top_mu(fitness: Tensor, mu: int) -> tuple[Tensor, Tensor]:
-    """Indices [mu] of the mu fittest candidates (descending), and the finite mask [K].
+    """Indices [mu] of the mu fittest candidates (descending; ties go to the lower
+    index), and the finite mask [K].
 
     ``fitness``: [K] with K >= mu. Non-finite candidates rank below every finite one. Raises DivergedError
     when fewer than one candidate is finite (one host sync per generation, not per child). If fewer than mu
@@ -33,7 +34,9 @@ def top_mu(fitness: Tensor, mu: int) -> tuple[Tensor, Tensor]:
             "checkpoint was kept. Try a lower learning rate, gradient_penalty, or another seed."
         )
     ranked = torch.where(finite, fitness, torch.full_like(fitness, float("-inf")))
-    top = torch.topk(ranked, min(mu, n_ok)).indices
+    # stable sort: exact ties (common in generation 1, where Adam's first step is lr*sign(grad) for every
+    # mutation loss) go to the lower index on every device, unlike topk whose tie order is unspecified
+    top = torch.sort(ranked, descending=True, stable=True).indices[: min(mu, n_ok)]
     if top.numel() < mu:  # repeat the finite survivors rather than keep a diverged one
         top = top.repeat((mu + top.numel() - 1) // top.numel())[:mu]
     return top, finite
