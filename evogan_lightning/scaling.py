@@ -6,10 +6,28 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from lightning.pytorch.strategies import DDPStrategy
+from torch.nn.parallel import DistributedDataParallel
 
 from .errors import ConfigError
 
 SUPPORTED_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
+
+
+class PopulationDDPStrategy(DDPStrategy):
+    """Lightning's DDP, except that a module whose every trainable tensor lives in a ``Population`` (GAGAN:
+    the generator and all discriminators) is not wrapped: torch's DDP refuses modules without parameters, and
+    the populations already average their gradients over the ranks themselves (``Population.adam_step``).
+    Modules with ordinary parameters (the E-GAN/CE-GAN discriminator) are wrapped as usual."""
+
+    def _setup_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        if not any(p.requires_grad for p in model.parameters()):
+            return model
+        return super()._setup_model(model)
+
+    def _register_ddp_hooks(self) -> None:
+        if isinstance(self.model, DistributedDataParallel):
+            super()._register_ddp_hooks()
 
 
 def _count(devices: Any) -> int:
@@ -33,7 +51,8 @@ def resolve_trainer_kwargs(
     """Validate multi-device settings before training and fill in the strategy.
 
     - More GPUs than exist: ConfigError naming the count found.
-    - Several devices: strategy ``ddp`` (one process per device, launched by Lightning; works under Hydra).
+    - Several devices: strategy ``ddp`` (one process per device, launched by Lightning; works under Hydra),
+      as a ``PopulationDDPStrategy`` instance.
       Strategies that re-pickle the module (``ddp_spawn``, notebooks) or shard it (FSDP, DeepSpeed) are
       rejected: the population store keeps views into flat tensors that only ``ddp`` preserves.
     - ``parallel_jobs`` (a joblib sweep) with one device per job and several GPUs: job k gets GPU k mod N.
@@ -57,8 +76,10 @@ def resolve_trainer_kwargs(
             f"trainer.strategy={strategy} is not supported; use {' or '.join(SUPPORTED_STRATEGIES[:2])} "
             "(DDP keeps every rank's population in sync; spawn/sharded strategies cannot)"
         )
-    if n > 1 and strategy == "auto":
-        out["strategy"] = "ddp"
+    if n > 1:
+        out["strategy"] = PopulationDDPStrategy(
+            find_unused_parameters=strategy == "ddp_find_unused_parameters_true"
+        )
     if (
         parallel_jobs
         and wants_gpu

@@ -8,7 +8,7 @@ from conftest import FAST, read_metrics, run_cli
 
 from evogan_lightning.callbacks.consistency import RankConsistencyCheck
 from evogan_lightning.errors import ConfigError
-from evogan_lightning.scaling import resolve_trainer_kwargs
+from evogan_lightning.scaling import PopulationDDPStrategy, resolve_trainer_kwargs
 
 CHECK = "+callbacks.consistency._target_=evogan_lightning.callbacks.consistency.RankConsistencyCheck"
 DDP = ["trainer.accelerator=cpu", "trainer.devices=2", CHECK]
@@ -24,13 +24,31 @@ def algorithm_available(name: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("algo", ["gan", pytest.param("egan", marks=pytest.mark.slow), "cegan"])
+SMALL = {
+    "gan": [],
+    "egan": ["algo.population_size=2", "algo.eval_batch_size=32", "algo.batch_size=16"],
+    "cegan": ["algo.population_size=2", "algo.eval_batch_size=32", "algo.batch_size=16"],
+    # every generation: SCGAN flips crossover coins, GAGAN runs its GA (per-rank choices would show up)
+    "scgan": [
+        "algo.population_size=2",
+        "algo.offspring_per_parent=2",
+        "algo.p_cross=0.5",
+        "algo.eval_batch_size=32",
+        "algo.batch_size=16",
+    ],
+    "gagan": ["algo.num_discriminators=4", "algo.ga_every=1", "algo.batch_size=16"],
+}
+
+
+@pytest.mark.parametrize(
+    "algo", ["gan", pytest.param("egan", marks=pytest.mark.slow), "cegan", "scgan", "gagan"]
+)
 def test_two_ranks_stay_identical_every_generation(tmp_path, algo):
+    """Whole populations (children too) and operator counts agree on both ranks after every generation:
+    fitness is averaged over ranks and random evolutionary choices come from a rank-shared stream."""
     if not algorithm_available(algo):
         pytest.skip(f"{algo} not implemented")
-    extra = (
-        [] if algo == "gan" else ["algo.population_size=2", "algo.eval_batch_size=32", "algo.batch_size=16"]
-    )
+    extra = SMALL[algo]
     proc = run_cli(
         [
             f"algo={algo}",
@@ -73,7 +91,10 @@ def test_trainer_settings_are_checked_before_training(monkeypatch):
         resolve_trainer_kwargs({"accelerator": "gpu", "devices": 1})
     with pytest.raises(ConfigError, match="not supported"):
         resolve_trainer_kwargs({"accelerator": "cpu", "devices": 2, "strategy": "ddp_spawn"})
-    assert resolve_trainer_kwargs({"accelerator": "cpu", "devices": 2})["strategy"] == "ddp"
+    strategy = resolve_trainer_kwargs({"accelerator": "cpu", "devices": 2})["strategy"]
+    assert isinstance(strategy, PopulationDDPStrategy) and not strategy._ddp_kwargs.get(
+        "find_unused_parameters"
+    )
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     with pytest.raises(ConfigError, match="asks for 8 GPUs but 4 exist"):
         resolve_trainer_kwargs({"accelerator": "gpu", "devices": 8})

@@ -41,6 +41,9 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
 
 
+_SHARED_STREAM = 0x5EED  # stream_seed key of the rank-shared decision stream (see shared_rng)
+
+
 def _require(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)
@@ -80,6 +83,7 @@ class EvoGANModule(L.LightningModule):
         self._rng: torch.Generator | None = None
         self._rng_state: Tensor | None = None
         self._rng_device: str | None = None
+        self._shared_rng: torch.Generator | None = None
         self._nonfinite = torch.zeros((), dtype=torch.bool)
         self._in_generation = False
         self._last_stats: dict[str, float] = {}
@@ -167,6 +171,28 @@ class EvoGANModule(L.LightningModule):
                 g.manual_seed(self.seed)
             self._rng, self._rng_state = g, None
         return self._rng
+
+    @property
+    def shared_rng(self) -> torch.Generator:
+        """The stream for evolutionary *decisions* every rank must make alike (GA parents/crossover/mutation
+        of the D population, SCGAN's crossover coin flips and partners). On one device it is ``rng`` itself,
+        so single-device results do not depend on this split; with several ranks it is seeded identically on
+        all of them from (seed, generation at start), while ``rng`` (noise) stays per rank."""
+        if self.world_size == 1:
+            return self.rng
+        dev = self.device
+        if self._shared_rng is None or self._shared_rng.device != dev:
+            self._shared_rng = torch.Generator(device=dev)
+            self._shared_rng.manual_seed(stream_seed(self.seed, self.generation, _SHARED_STREAM))
+        return self._shared_rng
+
+    def mean_over_ranks(self, t: Tensor) -> Tensor:
+        """Mean of ``t`` over all ranks (a new tensor; ``t`` itself on one device). Fitness is reduced this
+        way, so every rank ranks the candidates alike: a mean-over-samples fitness over the union of the
+        ranks' evaluation batches. A NaN on any rank makes the entry NaN everywhere."""
+        if self.world_size == 1:
+            return t
+        return self.trainer.strategy.reduce(t.clone(), reduce_op="mean")
 
     def make_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Latent vectors [n, latent_dim]: N(0, 1) or U(-1, 1) per ``net.noise``."""

@@ -175,16 +175,24 @@ class EGAN(EvoGANModule):
 
     def evaluate(self, rows: slice, z: Tensor, operators: list[str], real_grad: Tensor | None) -> Candidates:
         """Fitness of the members in ``rows`` on noise ``z`` [k, n, latent]: E-GAN's F_q + gamma F_d
-        (``real_grad`` = the real part of grad L_D) or CE-GAN's mean logit (``real_grad`` None)."""
+        (``real_grad`` = the real part of grad L_D) or CE-GAN's mean logit (``real_grad`` None).
+        With several ranks the fitness terms are averaged over them, so every rank selects alike."""
         slots = torch.arange(rows.start, rows.stop, device=self.generators.params.device)
+        reduce = self.mean_over_ranks
         if real_grad is not None:
             samples, logits, f_d = self.backend.evaluate_egan(rows, z, real_grad)
-            f_q = quality_fitness(logits)
+            f_q, f_d = reduce(quality_fitness(logits)), reduce(f_d)
             f = combined_fitness(f_q, f_d, float(self.a("gamma", 0.01)))
             return Candidates(slots, operators, f, f_q, f_d, samples, logits)
         samples, logits = self.backend.evaluate_logits(rows, z)
         return Candidates(
-            slots, operators, logit_fitness(logits), quality_fitness(logits), None, samples, logits
+            slots,
+            operators,
+            reduce(logit_fitness(logits)),
+            reduce(quality_fitness(logits)),
+            None,
+            samples,
+            logits,
         )
 
     def real_gradient(self, real_fit: Tensor) -> Tensor | None:

@@ -179,9 +179,7 @@ class GAGAN(EvoGANModule):
         r = torch.stack([ds.member(i)(real) for i in range(ds.num_parents)])
         f = torch.stack([ds.member(i)(fake) for i in range(ds.num_parents)])
         fitness = genetic.gagan_fitness(r, f, str(self.a("fitness", "paper")))
-        if self.world_size > 1:  # every rank ranks the Ds alike (same elites, same D for the G step)
-            fitness = self.trainer.strategy.reduce(fitness, reduce_op="mean")
-        return fitness
+        return self.mean_over_ranks(fitness)  # every rank ranks the Ds alike (same elites, same G target)
 
     def ga_step(self, fitness: Tensor) -> dict[str, Tensor]:
         """Elitism, parent choice, crossover, mutation and the optimizer-state rule on the D population."""
@@ -196,7 +194,7 @@ class GAGAN(EvoGANModule):
             mutation_rate=float(a("mutation_rate", 0.05)),
             mutation_std=float(a("mutation_std", 0.05)),
             optimizer_after_ga=str(a("optimizer_after_ga", "reset")),
-            generator=self.rng,
+            generator=self.shared_rng,  # every rank makes the same GA choices
         )
         elite_ids = self.d_ids[step.elites]
         turnover = (~torch.isin(elite_ids, self.prev_elite_ids)).float().mean()

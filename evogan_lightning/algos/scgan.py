@@ -100,8 +100,9 @@ class SCGAN(EvoGANModule):
         # Offspring c belongs to parent c // k and starts from its weights and Adam state.
         parent_of = torch.arange(mu, device=dev).repeat_interleave(lam // mu)
         pop.spawn(parent_of)
-        is_cross = torch.rand(lam, generator=self.rng, device=self.rng.device) < float(self.a("p_cross", 0.2))
-        partner = draw_partners(parent_of, mu, self.rng)
+        choices = self.shared_rng  # every rank flips the same coins and draws the same partners
+        is_cross = torch.rand(lam, generator=choices, device=choices.device) < float(self.a("p_cross", 0.2))
+        partner = draw_partners(parent_of, mu, choices)
         is_cross_l, partner_l = is_cross.tolist(), partner.tolist()  # one host sync per generation
         z = self.make_noise(lam * m).view(lam, m, -1)
 
@@ -125,7 +126,7 @@ class SCGAN(EvoGANModule):
         with torch.no_grad():
             samples = torch.stack([pop.child(c)(z_eval) for c in range(lam)])  # [lam, n, ...]
             logits = torch.stack([d(samples[c]) for c in range(lam)])  # each offspring its own D call
-        fitness = logit_fitness(logits)  # CE-GAN's F = mean C(G(z)) [lam]
+        fitness = self.mean_over_ranks(logit_fitness(logits))  # CE-GAN's F = mean C(G(z)) [lam]
         top, finite = top_mu(fitness, mu)  # a diverged (NaN/Inf) offspring is never kept
         ranked = torch.where(finite, fitness, torch.full_like(fitness, float("-inf")))
         pop.select(top, fitness[top])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import lightning as L
 import torch
 
@@ -9,20 +11,24 @@ from ..evolution.population import Population
 
 
 def state_checksum(module: L.LightningModule) -> torch.Tensor:
-    """float64 [k] fingerprint of all populations' parents (weights, Adam state) and every other parameter."""
+    """float64 [k] fingerprint of every population slot (parents AND this generation's children: weights,
+    Adam state), every other parameter, and which operators have won so far. Checked after the survivors
+    are broadcast, so equal children and operator counts show the ranks also *decided* alike."""
     parts = []
     for m in module.modules():
         if isinstance(m, Population):
-            mu = m.num_parents
             for flat in (m.params, m.exp_avg, m.exp_avg_sq):
-                rows = flat[:mu].double()
+                rows = flat.double()
                 parts += [
                     rows.sum(),
                     (rows * torch.arange(1, rows.shape[1] + 1, device=rows.device)).sum() / rows.shape[1],
                 ]
-            parts.append(m.step[:mu].double().sum())
+            parts.append(m.step.double().sum())
     for p in module.parameters():
         parts.append(p.detach().double().sum())
+    counts = getattr(module, "operator_counts", {})
+    won = sum(n * (zlib.crc32(op.encode()) % 1_000_003) for op, n in counts.items())
+    parts.append(torch.tensor(float(won), dtype=torch.float64, device=parts[0].device if parts else None))
     return torch.stack(parts)
 
 
@@ -40,9 +46,10 @@ class RankConsistencyCheck(L.Callback):
         local = state_checksum(module)
         everyone = trainer.strategy.all_gather(local)  # [world, k]
         if not torch.allclose(everyone, everyone[0:1].expand_as(everyone), rtol=self.rtol, atol=0.0):
+            bad = (everyone != everyone[0:1]).any(0).nonzero().flatten()[:4].tolist()
             raise RuntimeError(
                 f"ranks disagree on the evolving state at generation {module.generation}: "
-                f"checksums {everyone[:, :4].tolist()}"
+                f"checksum entries {bad} differ: {everyone[:, bad].tolist()}"
             )
         self.checks += 1
         module.consistency_checks = self.checks
