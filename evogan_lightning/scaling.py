@@ -3,6 +3,7 @@ W&B grouping of sweep jobs."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -90,6 +91,28 @@ def resolve_trainer_kwargs(
     ):
         out["devices"] = [job_num % gpus]
     return out
+
+
+def local_rank() -> int:
+    """This process's rank on its node as set by a multi-process launcher (Lightning's DDP launcher,
+    torchrun, SLURM); 0 when none is set."""
+    for var in ("LOCAL_RANK", "SLURM_LOCALID"):
+        value = os.environ.get(var)
+        if value not in (None, ""):
+            return int(value)
+    return 0
+
+
+def prepare_early(datamodule: Any) -> bool:
+    """Find (and, when allowed, download) the data and build the dataset before the Trainer starts, so a
+    missing file is a ConfigError before any process is launched. Only on local rank 0: ranks started at the
+    same time by torchrun/SLURM would race on a download; they get the data through Lightning's own
+    ``prepare_data`` (local rank 0, then a barrier) and ``setup`` hooks. Returns whether it ran here."""
+    if local_rank() != 0:
+        return False
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return True
 
 
 def hydra_job() -> dict[str, Any]:

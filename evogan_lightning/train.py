@@ -20,7 +20,7 @@ from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
 from .data.datamodule import GANDataModule
 from .data.toy import TOY_MIXTURES
 from .errors import ConfigError
-from .scaling import hydra_job, resolve_trainer_kwargs
+from .scaling import hydra_job, prepare_early, resolve_trainer_kwargs
 
 TOY_EVAL_SAMPLES = 10_000
 
@@ -139,8 +139,7 @@ def train(cfg: DictConfig) -> float | None:
             )
 
     datamodule.batch_size = module.reals_per_generation
-    datamodule.prepare_data()
-    datamodule.setup("fit")
+    prepare_early(datamodule)
 
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
     job = hydra_job()

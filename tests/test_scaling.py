@@ -8,7 +8,7 @@ from conftest import FAST, read_metrics, run_cli
 
 from evogan_lightning.callbacks.consistency import RankConsistencyCheck
 from evogan_lightning.errors import ConfigError
-from evogan_lightning.scaling import PopulationDDPStrategy, resolve_trainer_kwargs
+from evogan_lightning.scaling import PopulationDDPStrategy, prepare_early, resolve_trainer_kwargs
 
 CHECK = "+callbacks.consistency._target_=evogan_lightning.callbacks.consistency.RankConsistencyCheck"
 DDP = ["trainer.accelerator=cpu", "trainer.devices=2", CHECK]
@@ -128,3 +128,20 @@ def test_joblib_sweep_jobs_get_their_own_directories(tmp_path):
 def test_bad_devices_error_via_cli(tmp_path):
     proc = run_cli(["trainer.accelerator=gpu", f"hydra.run.dir={tmp_path}", *FAST], check=False)
     assert proc.returncode == 2 and "no CUDA device is visible" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "env,runs",
+    [({}, True), ({"LOCAL_RANK": "0"}, True), ({"LOCAL_RANK": "1"}, False), ({"SLURM_LOCALID": "3"}, False)],
+)
+def test_only_local_rank_zero_prepares_data_before_the_trainer(monkeypatch, env, runs):
+    for var in ("LOCAL_RANK", "SLURM_LOCALID"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    calls = []
+    dm = SimpleNamespace(
+        prepare_data=lambda: calls.append("prepare"), setup=lambda stage: calls.append(stage)
+    )
+    assert prepare_early(dm) is runs
+    assert calls == (["prepare", "fit"] if runs else [])
