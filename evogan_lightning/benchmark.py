@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "extra": "",
         "single": False,
     }
-    args = parse_args(argv, defaults)
+    args = parse_args(argv, defaults, USAGE)
     split = lambda v: [s for s in str(v).replace(" ", "").split(",") if s]  # noqa: E731
     extra = split(args["extra"]) if args["extra"] else []
     if args["single"]:

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args = parse_args(argv, DEFAULTS)
+        args = parse_args(argv, DEFAULTS, USAGE)
         if not args["ckpt_path"]:
             raise ConfigError(f"ckpt_path is required\n{USAGE}")
         module = load_module(args["ckpt_path"], args["device"])

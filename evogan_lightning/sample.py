@@ -41,14 +41,15 @@ def load_module(ckpt_path: str | Path, device: str = "cpu") -> EvoGANModule:
     return module.to(device).eval()
 
 
-def parse_args(argv: list[str], defaults: dict[str, Any]) -> dict[str, Any]:
-    """``key=value`` arguments (Hydra style) over ``defaults``; unknown keys are an error."""
+def parse_args(argv: list[str], defaults: dict[str, Any], usage: str = USAGE) -> dict[str, Any]:
+    """``key=value`` arguments (Hydra style) over ``defaults``; unknown keys are an error. ``-h``/``--help``
+    prints the calling command's ``usage`` and exits."""
     if any(a in ("-h", "--help") for a in argv):
-        print(USAGE)
+        print(usage)
         sys.exit(0)
     bad = [a for a in argv if "=" not in a]
     if bad:
-        raise ConfigError(f"arguments must look like key=value, got {bad}\n{USAGE}")
+        raise ConfigError(f"arguments must look like key=value, got {bad}\n{usage}")
     given = OmegaConf.to_container(OmegaConf.from_dotlist(argv))
     unknown = set(given) - set(defaults)
     if unknown:

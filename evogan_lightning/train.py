@@ -100,7 +100,8 @@ def instantiate_group(group: DictConfig | None, job: dict[str, Any] | None = Non
             continue
         extra: dict[str, Any] = {}
         if job and job.get("multirun") and str(v.get("_target_", "")).endswith("WandbLogger"):
-            extra["group"] = v.get("group") or Path(job["sweep_dir"]).name
+            sweep = Path(job["sweep_dir"])  # multirun/<date>/<time>: both parts, so groups stay unique
+            extra["group"] = v.get("group") or f"{sweep.parent.name}_{sweep.name}".strip("_")
             extra["name"] = f"{job['job_num']}:{job['override_dirname'] or v.get('name')}"
         out.append(instantiate(v, **extra))
     return out

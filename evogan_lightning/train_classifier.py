@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not any(a.startswith("data=") for a in data_args):
             raise ConfigError(f"data=NAME is required\n{USAGE}")
-        args = parse_args([a for a in argv if a not in data_args], DEFAULTS)
+        args = parse_args([a for a in argv if a not in data_args], DEFAULTS, USAGE)
         cfg = compose([*data_args, "output_dir=."])
         data_cfg: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
         metadata = run(data_cfg, args)

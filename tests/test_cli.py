@@ -162,3 +162,16 @@ def test_checkpoint_from_other_architecture_is_rejected(gan_run, tmp_path):
         [f"ckpt_path={ckpt}", "algo=gan", "generations=20", f"hydra.run.dir={tmp_path}", *FAST], check=False
     )
     assert proc.returncode == 2 and "already at generation 40" in proc.stderr
+
+
+@pytest.mark.parametrize("tool", ["sample", "evaluate", "benchmark", "train_classifier"])
+def test_each_tool_prints_its_own_usage(tool, capsys):
+    import importlib
+
+    mod = importlib.import_module(f"evogan_lightning.{tool}")
+    try:
+        code = mod.main(["--help"])
+    except SystemExit as stop:
+        code = stop.code
+    assert code in (0, None)
+    assert capsys.readouterr().out.startswith(f"usage: python -m evogan_lightning.{tool} ")

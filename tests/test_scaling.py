@@ -145,3 +145,47 @@ def test_only_local_rank_zero_prepares_data_before_the_trainer(monkeypatch, env,
     )
     assert prepare_early(dm) is runs
     assert calls == (["prepare", "fit"] if runs else [])
+
+
+def test_parallel_sweep_jobs_get_their_own_wandb_runs_grouped_by_sweep(tmp_path):
+    """Two jobs launched in the same second by joblib: two offline W&B runs, one per job directory, with
+    distinct run ids and the sweep's <date>_<time> as their group."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "2026-11-23" / "04-05-06"
+    run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "logger=wandb",
+            "algo=gan",
+            "algo.loss=minimax,heuristic",
+            "generations=2",
+            f"hydra.sweep.dir={sweep}",
+            "trainer.enable_progress_bar=false",
+        ]
+    )
+    runs = sorted(sweep.glob("*/wandb/offline-run-*"))
+    assert len(runs) == 2 and runs[0].parent.parent != runs[1].parent.parent
+    ids = {r.name.rsplit("-", 1)[1] for r in runs}
+    assert len(ids) == 2
+    for r in runs:
+        (log,) = r.glob("run-*.wandb")
+        assert b"2026-11-23_04-05-06" in log.read_bytes()  # the W&B group
+
+
+def test_slurm_launcher_config_composes_to_one_gpu_per_job():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from hydra import compose, initialize_config_dir
+
+    from evogan_lightning.config import config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            config_name="config",
+            overrides=["hydra/launcher=slurm", "hydra.launcher.partition=gpu"],
+            return_hydra_config=True,
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.gpus_per_node, launcher.tasks_per_node, launcher.partition) == (1, 1, "gpu")
