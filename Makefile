@@ -1,6 +1,6 @@
 PYTHON ?= python
 
-.PHONY: install run test test-slow lint format clean
+.PHONY: install run test test-slow test-gpu bench lint format clean
 
 install:  ## install the package with the dev tools (pytest, ruff)
 	$(PYTHON) -m pip install -e ".[dev]"
@@ -13,6 +13,12 @@ test:  ## the default test suite (CPU, a few minutes, no downloads)
 
 test-slow:  ## slow tests (longer training, real Fashion-MNIST when installed)
 	$(PYTHON) -m pytest -q -m slow
+
+test-gpu:  ## CUDA checks (batched vs loop on the GPU, every algorithm on CUDA, 2-GPU DDP); needs a GPU
+	$(PYTHON) -m pytest -q -m gpu
+
+bench:  ## ms/generation and peak memory table (bench_results/benchmark.{json,md}) on the device it finds
+	$(PYTHON) -m evogan_lightning.benchmark
 
 lint:
 	$(PYTHON) -m ruff check .
