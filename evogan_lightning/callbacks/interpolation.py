@@ -13,8 +13,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from ..data.toy import TOY_MIXTURES
-from .samples import log_image, save_image_grid
+from .samples import log_image, save_image_grid, toy_figure
 
 
 def interpolate_latents(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
@@ -29,29 +28,16 @@ def interpolate_latents(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
 
 def save_toy_paths(paths: Tensor, mixture_name: str, path: Path, title: str = "") -> None:
     """Generated paths [R, steps, 2] drawn as lines with markers over a sample of the real mixture."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    mixture = TOY_MIXTURES[mixture_name]()
-    real = mixture.sample(2000, torch.Generator().manual_seed(0))
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    ax.scatter(real[:, 0], real[:, 1], s=4, c="tab:blue", alpha=0.3, label="real")
     cmap = plt.get_cmap("tab10")
-    for r, p in enumerate(paths):
-        ax.plot(p[:, 0], p[:, 1], "-", lw=1, c=cmap(r % 10), alpha=0.8)
-        ax.scatter(p[:, 0], p[:, 1], s=6, c=[cmap(r % 10)])
-        ax.scatter(p[0, 0], p[0, 1], marker="o", s=30, facecolors="none", edgecolors="k")
-        ax.scatter(p[-1, 0], p[-1, 1], marker="s", s=30, facecolors="none", edgecolors="k")
-    lim = float(mixture.centers.abs().max()) * 1.6
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.set_title(title or "latent interpolation (o: a=0, square: a=1)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    title = title or "latent interpolation (o: a=0, square: a=1)"
+    with toy_figure(mixture_name, path, title, real_alpha=0.3) as (ax, _):
+        for r, p in enumerate(paths):
+            ax.plot(p[:, 0], p[:, 1], "-", lw=1, c=cmap(r % 10), alpha=0.8)
+            ax.scatter(p[:, 0], p[:, 1], s=6, c=[cmap(r % 10)])
+            ax.scatter(p[0, 0], p[0, 1], marker="o", s=30, facecolors="none", edgecolors="k")
+            ax.scatter(p[-1, 0], p[-1, 1], marker="s", s=30, facecolors="none", edgecolors="k")
 
 
 class LatentInterpolation(L.Callback):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import lightning as L
@@ -11,8 +13,10 @@ from torch import Tensor
 from ..data.toy import TOY_MIXTURES
 
 
-def save_toy_scatter(points: Tensor, mixture_name: str, path: Path, title: str = "") -> None:
-    """Scatter of generated points [N, 2] over a sample of the real mixture, written as PNG."""
+@contextlib.contextmanager
+def toy_figure(mixture_name: str, path: Path, title: str, real_alpha: float = 0.35) -> Iterator[tuple]:
+    """A 5x5-inch figure with 2000 points of the real mixture drawn in blue; yields ``(ax, mixture)`` for
+    the caller's layers, then fixes the limits (1.6x the outermost centre), titles it and writes the PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,18 +25,28 @@ def save_toy_scatter(points: Tensor, mixture_name: str, path: Path, title: str =
     mixture = TOY_MIXTURES[mixture_name]()
     real = mixture.sample(2000, torch.Generator().manual_seed(0))
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    ax.scatter(real[:, 0], real[:, 1], s=4, c="tab:blue", alpha=0.35, label="real")
-    ax.scatter(points[:, 0], points[:, 1], s=4, c="tab:red", alpha=0.5, label="generated")
-    ax.scatter(mixture.centers[:, 0], mixture.centers[:, 1], marker="x", c="k", s=25, label="mode centres")
-    lim = float(mixture.centers.abs().max()) * 1.6
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=7)
-    ax.set_title(title or mixture_name)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        ax.scatter(real[:, 0], real[:, 1], s=4, c="tab:blue", alpha=real_alpha, label="real")
+        yield ax, mixture
+        lim = float(mixture.centers.abs().max()) * 1.6
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
+def save_toy_scatter(points: Tensor, mixture_name: str, path: Path, title: str = "") -> None:
+    """Scatter of generated points [N, 2] over a sample of the real mixture, written as PNG."""
+    with toy_figure(mixture_name, path, title or mixture_name) as (ax, mixture):
+        ax.scatter(points[:, 0], points[:, 1], s=4, c="tab:red", alpha=0.5, label="generated")
+        ax.scatter(
+            mixture.centers[:, 0], mixture.centers[:, 1], marker="x", c="k", s=25, label="mode centres"
+        )
+        ax.legend(loc="upper right", fontsize=7)
 
 
 def save_image_grid(images: Tensor, path: Path, nrow: int = 8) -> None:
