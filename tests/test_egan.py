@@ -103,8 +103,10 @@ def test_diverged_children_are_dropped_and_all_diverged_raises(tmp_path):
     assert torch.isfinite(m.generators.fitness).all()
     with torch.no_grad():
         m.generators.params[0].fill_(float("nan"))  # the parent diverged: every child does
+    m.check_finite()  # one diverged child is no reason to stop
+    m.generation_step(torch.randn(m.reals_per_generation, 2))  # flagged on the device, no host sync
     with pytest.raises(DivergedError, match="every candidate"):
-        m.generation_step(torch.randn(m.reals_per_generation, 2))
+        m.check_finite()  # run at logging and before every checkpoint
 
 
 def test_cli_toy_run(tmp_path):

@@ -26,7 +26,7 @@ from evogan_lightning.evolution.fitness import (
 )
 from evogan_lightning.evolution.losses import heuristic_loss, minimax_loss
 from evogan_lightning.evolution.population import Population
-from evogan_lightning.evolution.selection import replace_parents, top_mu
+from evogan_lightning.evolution.selection import check_survivors, replace_parents, top_mu
 
 
 class Affine(nn.Module):
@@ -90,8 +90,12 @@ def test_top_mu_keeps_the_best_and_drops_nan():
     # fewer finite candidates than mu: the finite ones are repeated, never a diverged one
     top, _ = top_mu(torch.tensor([float("nan"), 0.2, float("nan")]), 2)
     assert top.tolist() == [1, 1]
+    # nobody finite: no host sync here, the caller's check stops the run
+    top, finite = top_mu(torch.full((4,), float("nan")), 2)
+    assert top.shape == (2,) and not finite.any()
     with pytest.raises(DivergedError, match="every candidate"):
-        top_mu(torch.full((4,), float("nan")), 2)
+        check_survivors(finite)
+    check_survivors(torch.tensor([False, True]))  # one finite candidate is enough
 
 
 def test_top_mu_breaks_exact_ties_towards_the_lower_index():

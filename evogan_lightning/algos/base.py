@@ -22,7 +22,10 @@ from ..data.stream import stream_seed
 from ..errors import ConfigError, DivergedError
 from ..evolution.losses import discriminator_loss, gradient_penalty
 from ..evolution.population import Population
+from ..evolution.selection import ALL_DIVERGED
+from ..evolution.tally import OperatorTally
 from ..nets import NetSpec, resolve_net
+from .capture import GraphedGeneration, validate_cuda_graph
 
 CHECKPOINT_KEY = "evogan"
 CHECKPOINT_VERSION = 1
@@ -55,6 +58,7 @@ class EvoGANModule(L.LightningModule):
     """
 
     algo_name: ClassVar[str] = "base"
+    graph_capturable: ClassVar[bool] = False  # generation_step has no host sync (algo.cuda_graph allowed)
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         super().__init__()
@@ -78,13 +82,16 @@ class EvoGANModule(L.LightningModule):
         self.discriminator = self.build_discriminator()
         self.generators = self.build_generators()
         self.generation = 0
-        self.operator_counts: dict[str, int] = {}
+        self._tally = OperatorTally()
         self.history: list[dict[str, float]] = []
         self._rng: torch.Generator | None = None
         self._rng_state: Tensor | None = None
         self._rng_device: str | None = None
         self._shared_rng: torch.Generator | None = None
-        self._nonfinite = torch.zeros((), dtype=torch.bool)
+        # device flags, updated in place (no host sync, CUDA-graph safe) and read by check_finite
+        self._nonfinite = torch.zeros((), dtype=torch.bool)  # a logged loss went NaN/Inf
+        self._no_survivor = torch.zeros((), dtype=torch.bool)  # every candidate of a generation diverged
+        self._graph: GraphedGeneration | None = None
         self._in_generation = False
         self._last_stats: dict[str, float] = {}
 
@@ -110,6 +117,13 @@ class EvoGANModule(L.LightningModule):
         _require(gp >= 0 and math.isfinite(gp), f"algo.gradient_penalty must be >= 0 (0 = off), got {gp}")
         pop = self.a("population_size", 1)
         _require(pop is not None and int(pop) >= 1, f"algo.population_size must be >= 1, got {pop}")
+        graph = self.a("cuda_graph", False)
+        _require(isinstance(graph, bool), f"algo.cuda_graph must be true or false, got {graph!r}")
+        _require(
+            not graph or self.graph_capturable,
+            f"algo.cuda_graph=true is not supported by algo={self.algo_name} (its generation makes host-side "
+            "decisions); it is available for gan, egan and cegan. Drop algo.cuda_graph",
+        )
 
     def validate(self) -> None:
         """Algorithm-specific checks; override."""
@@ -138,6 +152,7 @@ class EvoGANModule(L.LightningModule):
             self.discriminator.parameters(),
             lr=float(self.a("lr_d")),
             betas=tuple(self.a("betas", (0.5, 0.999))),
+            capturable=bool(self.a("cuda_graph", False)),  # step count on the device, for graph replay
         )
 
     @property
@@ -229,14 +244,26 @@ class EvoGANModule(L.LightningModule):
         """One generation (evolve G, then n_D D steps). Returns scalar tensors to log."""
         raise NotImplementedError
 
+    def on_fit_start(self) -> None:
+        if self.a("cuda_graph", False):
+            validate_cuda_graph(self)
+            self._graph = GraphedGeneration(self)
+
+    def run_generation(self, real: Tensor) -> dict[str, Tensor]:
+        """``generation_step(real)``, eagerly or as a replay of its captured CUDA graph (``algo.cuda_graph``)."""
+        if self._graph is not None:
+            return self._graph(real)
+        return self.generation_step(real)
+
     def training_step(self, batch: Tensor, batch_idx: int) -> None:
         if self.generation >= self.max_generations:
             self.trainer.should_stop = True
             return
         self.generators.train()
+        self._flags_to(batch.device)
         self._in_generation = True
         try:
-            stats = self.generation_step(batch)
+            stats = self.run_generation(batch)
         except DivergedError:
             if self.world_size == 1:
                 raise
@@ -248,9 +275,7 @@ class EvoGANModule(L.LightningModule):
         self.generation += 1
         losses = [v for k, v in stats.items() if k.startswith("loss/")]
         if losses:
-            self._nonfinite = (
-                self._nonfinite.to(losses[0].device) | ~torch.isfinite(torch.stack(losses)).all()
-            )
+            self._nonfinite.logical_or_(~torch.isfinite(torch.stack(losses)).all())
         if (
             self.world_size > 1
             or self.generation % self.log_every == 0
@@ -269,13 +294,28 @@ class EvoGANModule(L.LightningModule):
                 if isinstance(m, Population):
                     m.broadcast_parents(0)
 
+    def _flags_to(self, device: torch.device) -> None:
+        if self._nonfinite.device != device:
+            self._nonfinite = self._nonfinite.to(device)
+            self._no_survivor = self._no_survivor.to(device)
+
+    def flag_survivors(self, finite: Tensor) -> None:
+        """Note (on the device, no sync) whether any candidate of this generation was finite (``finite`` [K]
+        from ``top_mu``); ``check_finite`` stops the run if none was."""
+        self._flags_to(finite.device)
+        self._no_survivor.logical_or_(~finite.any())
+
     def check_finite(self) -> None:
-        """Raise DivergedError if any loss since the start went NaN/Inf (syncs with the device). With
-        several ranks the flag is max-reduced first, so all ranks stop together."""
-        flag = self._nonfinite
+        """Raise DivergedError if any loss since the start went NaN/Inf or every candidate of a generation
+        diverged (one sync with the device; run at logging and before every checkpoint). With several ranks
+        the flags are max-reduced first, so all ranks stop together."""
+        flags = torch.stack([self._nonfinite, self._no_survivor.to(self._nonfinite.device)])
         if self.world_size > 1:
-            flag = self.trainer.strategy.reduce(flag.float(), reduce_op="max") > 0
-        if bool(flag):
+            flags = self.trainer.strategy.reduce(flags.float(), reduce_op="max") > 0
+        no_survivor, nonfinite = bool(flags[1]), bool(flags[0])
+        if no_survivor:
+            raise DivergedError(f"{ALL_DIVERGED} (detected at generation {self.generation})")
+        if nonfinite:
             raise DivergedError(
                 f"training diverged (NaN/Inf loss) by generation {self.generation}; the last good "
                 "checkpoint was kept. Try a lower learning rate, gradient_penalty, or another seed."
@@ -294,9 +334,22 @@ class EvoGANModule(L.LightningModule):
             logger.log_metrics(row, step=self.generation)
 
     def count_operators(self, names: list[str]) -> None:
-        """Add the operators that produced this generation's survivors to the running counts."""
-        for n in names:
-            self.operator_counts[n] = self.operator_counts.get(n, 0) + 1
+        """Add the operators that produced this generation's survivors (names on the host) to the counts."""
+        self._tally.add_names(names)
+
+    def count_survivors(self, operators: list[str], chosen: Tensor) -> None:
+        """Add the operators of the chosen candidates to the counts on the device (no host sync).
+        ``operators``: the operator of each candidate [K]; ``chosen``: LongTensor [mu] of candidate indices."""
+        self._tally.add(operators, chosen)
+
+    @property
+    def operator_counts(self) -> dict[str, int]:
+        """Survivors per operator since the start of the run (one device sync to read)."""
+        return self._tally.as_dict()
+
+    @operator_counts.setter
+    def operator_counts(self, counts: Mapping[str, int]) -> None:
+        self._tally.reset(counts)
 
     # ------------------------------------------------------------------ public API
     @torch.no_grad()

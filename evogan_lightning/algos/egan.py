@@ -72,6 +72,7 @@ class EGAN(EvoGANModule):
 
     algo_name = "egan"
     default_fitness = "egan"
+    graph_capturable = True
 
     # ------------------------------------------------------------------ config
     def validate(self) -> None:
@@ -141,6 +142,7 @@ class EGAN(EvoGANModule):
 
     def on_fit_start(self) -> None:
         self._backend = None  # re-pick after the device move (auto: batched on CUDA)
+        super().on_fit_start()
 
     @property
     def backend(self):
@@ -168,7 +170,7 @@ class EGAN(EvoGANModule):
         """Every parent x every mutation: child c = parent c // n_m with mutation c % n_m takes one Adam
         step (D frozen). Returns the mutation losses [mu * n_m]."""
         pop, n_m = self.generators, len(self.mutation_names)
-        parent_of = torch.arange(self.mu, device=pop.params.device).repeat_interleave(n_m)
+        parent_of = torch.arange(self.num_mutants, device=pop.params.device) // n_m
         rows = self.rows(0, self.num_mutants)
         pop.copy_slots(rows, parent_of)
         return self.backend.mutate(rows, self.mutation_losses * self.mu, self.mutation_noise())
@@ -202,10 +204,12 @@ class EGAN(EvoGANModule):
 
     def select(self, cand: Candidates) -> Tensor:
         """(mu, lambda) truncation: the top-mu candidates become the parents (weights + Adam state);
-        diverged candidates are dropped (DivergedError if all diverged). Returns the chosen indices [mu]."""
-        top, _ = top_mu(cand.fitness, self.mu)
+        diverged candidates are dropped (the run stops at the next check if all diverged). Returns the chosen
+        indices [mu]. Stays on the device (no host sync)."""
+        top, finite = top_mu(cand.fitness, self.mu)
+        self.flag_survivors(finite)
         replace_parents(self.generators, cand.slots[top], cand.fitness[top])
-        self.count_operators([cand.operators[i] for i in top.tolist()])
+        self.count_survivors(cand.operators, top)
         return top
 
     def train_discriminator(self, real_d: Tensor, cand: Candidates, top: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ class GAN(EvoGANModule):
     """One generator, one loss (``algo.loss``: minimax | heuristic | least_squares)."""
 
     algo_name = "gan"
+    graph_capturable = True
 
     def validate(self) -> None:
         loss = self.a("loss", "heuristic")

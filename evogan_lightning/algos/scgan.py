@@ -128,6 +128,7 @@ class SCGAN(EvoGANModule):
             logits = torch.stack([d(samples[c]) for c in range(lam)])  # each offspring its own D call
         fitness = self.mean_over_ranks(logit_fitness(logits))  # CE-GAN's F = mean C(G(z)) [lam]
         top, finite = top_mu(fitness, mu)  # a diverged (NaN/Inf) offspring is never kept
+        self.flag_survivors(finite)
         ranked = torch.where(finite, fitness, torch.full_like(fitness, float("-inf")))
         pop.select(top, fitness[top])
         self.count_operators(["crossover" if is_cross_l[c] else "adversarial" for c in top.tolist()])

@@ -31,7 +31,7 @@ def rank_pairs(fitness: Tensor, n_c: int) -> Tensor:
     k = fitness.numel()
     if k < 2:
         raise ValueError(f"crossover needs at least two mutants, got {k}")
-    pairs = torch.combinations(torch.arange(k, device=fitness.device), r=2)  # [C(K,2), 2], p < q
+    pairs = torch.triu_indices(k, k, offset=1, device=fitness.device).T  # [C(K,2), 2], p < q, row-major
     f = torch.nan_to_num(fitness.float(), nan=float("-inf"), posinf=float("-inf"))
     w = f[pairs[:, 0]] + f[pairs[:, 1]]
     w = torch.nan_to_num(w, nan=float("-inf"))

@@ -14,32 +14,10 @@ from ..errors import DivergedError
 from .population import Population
 
 
-def top_mu(fitness: Tensor, mu: int) -> tuple[Tensor, Tensor]:
-    """Indices [mu] of the mu fittest candidates (descending; ties go to the lower
-    index), and the finite mask [K].
-
-    ``fitness``: [K] with K >= mu. Non-finite candidates rank below every finite one. Raises DivergedError
-    when fewer than one candidate is finite (one host sync per generation, not per child). If fewer than mu
-    are finite, the best finite ones fill the remaining places in turn (a diverged individual is never
-    kept)."""
-    if fitness.dim() != 1 or fitness.numel() < mu:
-        raise ValueError(
-            f"need a fitness vector with at least mu={mu} entries, got shape {tuple(fitness.shape)}"
-        )
-    finite = torch.isfinite(fitness)
-    n_ok = int(finite.sum())
-    if n_ok == 0:
-        raise DivergedError(
-            "every candidate of this generation diverged (NaN/Inf loss or fitness); the last good "
-            "checkpoint was kept. Try a lower learning rate, gradient_penalty, or another seed."
-        )
-    ranked = torch.where(finite, fitness, torch.full_like(fitness, float("-inf")))
-    # stable sort: exact ties (common in generation 1, where Adam's first step is lr*sign(grad) for every
-    # mutation loss) go to the lower index on every device, unlike topk whose tie order is unspecified
-    top = torch.sort(ranked, descending=True, stable=True).indices[: min(mu, n_ok)]
-    if top.numel() < mu:  # repeat the finite survivors rather than keep a diverged one
-        top = top.repeat((mu + top.numel() - 1) // top.numel())[:mu]
-    return top, finite
+ALL_DIVERGED = (
+    "every candidate of a generation diverged (NaN/Inf loss or fitness); the last good checkpoint was "
+    "kept. Try a lower learning rate, gradient_penalty, or another seed."
+)
 
 
 def replace_parents(pop: Population, slots: Tensor, fitness: Tensor) -> None:
@@ -47,3 +25,32 @@ def replace_parents(pop: Population, slots: Tensor, fitness: Tensor) -> None:
     their weights, buffers and Adam state; ``fitness`` [mu] becomes the parents' fitness. In place."""
     pop.copy_slots(pop.parent_rows, slots)
     pop.fitness.copy_(fitness.detach().to(pop.fitness))
+
+
+def top_mu(fitness: Tensor, mu: int) -> tuple[Tensor, Tensor]:
+    """Indices [mu] of the mu fittest candidates (descending; ties go to the lower index), and the finite
+    mask [K].
+
+    ``fitness``: [K] with K >= mu. Non-finite candidates rank below every finite one. If fewer than mu are
+    finite, the best finite ones fill the remaining places in turn (a diverged individual is never kept
+    while one finite candidate exists). No host sync (CUDA-graph safe): the caller checks
+    ``finite.any()`` (``check_survivors``) and stops the run when every candidate diverged."""
+    if fitness.dim() != 1 or fitness.numel() < mu:
+        raise ValueError(
+            f"need a fitness vector with at least mu={mu} entries, got shape {tuple(fitness.shape)}"
+        )
+    finite = torch.isfinite(fitness)
+    ranked = torch.where(finite, fitness, torch.full_like(fitness, float("-inf")))
+    # stable sort: exact ties (common in generation 1, where Adam's first step is lr*sign(grad) for every
+    # mutation loss) go to the lower index on every device, unlike topk whose tie order is unspecified
+    order = torch.sort(ranked, descending=True, stable=True).indices
+    # place i takes the (i mod n_ok)-th best: the finite survivors repeat rather than a diverged one
+    n_ok = finite.sum().clamp(min=1)
+    place = torch.arange(mu, device=fitness.device)
+    return order[torch.where(place < n_ok, place, place % n_ok)], finite
+
+
+def check_survivors(finite: Tensor) -> None:
+    """Raise DivergedError when no candidate is finite (one host sync; ``finite`` [K] from ``top_mu``)."""
+    if not bool(finite.any()):
+        raise DivergedError(ALL_DIVERGED)
