@@ -13,7 +13,6 @@ from torch import Tensor
 from ..errors import DivergedError
 from .population import Population
 
-
 ALL_DIVERGED = (
     "every candidate of a generation diverged (NaN/Inf loss or fitness); the last good checkpoint was "
     "kept. Try a lower learning rate, gradient_penalty, or another seed."
