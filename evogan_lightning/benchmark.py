@@ -1,10 +1,12 @@
-"""``python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] [backends=loop]``
+"""``python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] [backends=loop] [graph=false]``
 
 Milliseconds per generation (median after warm-up, with p10/p90) and peak memory of the single-loss GAN,
 E-GAN and CE-GAN (with and without gradient penalty) on the CIFAR-10 EGAN32 setting of the references
 (batch m = 32, n_D = 3, evaluation batch n = 256, fp32) with synthetic 32x32 images, on whatever device
 it finds. Every setting runs in its own subprocess through the real Trainer (what a user's run costs), so
-memory peaks do not leak between settings. Results: printed, and saved as JSON + Markdown table in ``out``.
+memory peaks do not leak between settings. ``graph=false,true`` times every setting both eagerly and as a
+replayed CUDA graph (``algo.cuda_graph``, GPU only). Results: printed, and saved as JSON + Markdown table in
+``out``; the "x GAN" column divides by the single-loss GAN of the same execution mode.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import torch
 
 USAGE = (
     "usage: python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] "
-    "[backends=loop] [device=auto|cpu|cuda] [warmup=3] [iters=10] [out=bench_results] [extra=...]"
+    "[backends=loop] [graph=false|true|false,true] [device=auto|cpu|cuda] [warmup=3] [iters=10] "
+    "[out=bench_results] [extra=...]"
 )
 ALGO_OVERRIDES = {
     "gan": ["algo=gan", "algo.loss=heuristic"],
@@ -76,9 +79,18 @@ def _peak_memory_mb(device: torch.device) -> float:
 
 
 def run_single(
-    algo: str, mu: int, backend: str, device: str, warmup: int, iters: int, extra: list[str]
+    algo: str,
+    mu: int,
+    backend: str,
+    device: str,
+    warmup: int,
+    iters: int,
+    extra: list[str],
+    graph: bool = False,
 ) -> dict[str, Any]:
-    """One setting in this process: returns timing and memory statistics."""
+    """One setting in this process: returns timing and memory statistics. With ``graph`` the first
+    ``warmup`` generations include the eager warm-up and the capture (algos/capture.py); make it >= 4 so
+    only replays are timed."""
     from .config import compose
     from .data.datamodule import GANDataModule
     from .train import build_module
@@ -88,11 +100,16 @@ def run_single(
         *SETTING,
         f"generations={warmup + iters}",
         f"trainer.accelerator={device}",
+        f"algo.cuda_graph={str(bool(graph)).lower()}",
     ]
     if algo != "gan":
         overrides += [f"algo.population_size={mu}", "algo.eval_batch_size=256", f"algo.backend={backend}"]
-    cfg = compose([*overrides, *extra], output_dir=os.devnull)
     from omegaconf import OmegaConf
+
+    if algo == "gan":  # extras for the evolutionary algorithms (algo.eval_batch_size, ...) do not apply
+        base = compose(overrides, output_dir=os.devnull)
+        extra = [e for e in extra if e.startswith("+") or OmegaConf.select(base, e.split("=")[0]) is not None]
+    cfg = compose([*overrides, *extra], output_dir=os.devnull)
 
     plain = OmegaConf.to_container(cfg, resolve=True)
     L.seed_everything(0, verbose=False)
@@ -118,6 +135,7 @@ def run_single(
         "algo": algo,
         "mu": mu if algo != "gan" else 1,
         "backend": backend if algo != "gan" else "-",
+        "mode": "graph" if graph else "eager",
         "device": str(module.device),
         "ms_per_generation": statistics.median(times),
         "ms_p10": q[0],
@@ -134,19 +152,27 @@ def _device_name(device: str) -> str:
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    """A Markdown table with the ratio to the single-loss GAN of the same device."""
-    gan = next((r["ms_per_generation"] for r in rows if r["algo"] == "gan"), None)
+    """A Markdown table with the ratio to the single-loss GAN of the same device and execution mode."""
+    gan = {r.get("mode", "eager"): r["ms_per_generation"] for r in rows if r["algo"] == "gan"}
     lines = [
-        "| algorithm | mu | backend | ms/generation (median) | p10-p90 | x GAN | peak memory (MB) |",
-        "|---|---|---|---|---|---|---|",
+        "| algorithm | mu | backend | mode | ms/generation (median) | p10-p90 | x GAN | peak memory (MB) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        ratio = f"{r['ms_per_generation'] / gan:.2f}" if gan else "-"
+        mode = r.get("mode", "eager")
+        ratio = f"{r['ms_per_generation'] / gan[mode]:.2f}" if mode in gan else "-"
         lines.append(
-            f"| {r['algo']} | {r['mu']} | {r['backend']} | {r['ms_per_generation']:.1f} | "
+            f"| {r['algo']} | {r['mu']} | {r['backend']} | {mode} | {r['ms_per_generation']:.1f} | "
             f"{r['ms_p10']:.1f}-{r['ms_p90']:.1f} | {ratio} | {r['peak_memory_mb']:.0f} |"
         )
     return "\n".join(lines)
+
+
+def _flag(value: str) -> bool:
+    v = str(value).lower()
+    if v not in ("true", "false"):
+        raise ValueError(f"graph takes true, false or both (graph=false,true), got {value!r}")
+    return v == "true"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "algos": "gan,egan,cegan,cegan_gp",
         "mu": "1,2,4,8",
         "backends": "loop",
+        "graph": "false",
         "device": "auto",
         "warmup": 3,
         "iters": 10,
@@ -176,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             int(args["warmup"]),
             int(args["iters"]),
             extra,
+            graph=_flag(split(args["graph"])[0]),
         )
         print("BENCH_RESULT " + json.dumps(row))
         return 0
@@ -185,13 +213,28 @@ def main(argv: list[str] | None = None) -> int:
             f"unknown algos {sorted(unknown)}; choose from {sorted(ALGO_OVERRIDES)}\n{USAGE}", file=sys.stderr
         )
         return 2
+    try:
+        modes = [_flag(v) for v in split(args["graph"])]
+    except ValueError as err:
+        print(f"{err}\n{USAGE}", file=sys.stderr)
+        return 2
+    cuda = args["device"] in ("auto", "cuda", "gpu") and torch.cuda.is_available()
+    if any(modes) and not cuda:
+        print(
+            "graph=true (CUDA graphs) needs a CUDA device; run on a GPU or use graph=false", file=sys.stderr
+        )
+        return 2
+    if any(modes) and int(args["warmup"]) < 4:
+        print("graph=true: warmup must be >= 4 (3 eager warm-up generations + the capture)", file=sys.stderr)
+        return 2
     rows: list[dict[str, Any]] = []
     plan = []
     for algo in split(args["algos"]):
         for mu in [1] if algo == "gan" else [int(m) for m in split(args["mu"])]:
             for backend in ["-"] if algo == "gan" else split(args["backends"]):
-                plan.append((algo, mu, backend))
-    for i, (algo, mu, backend) in enumerate(plan, 1):
+                for graph in modes:
+                    plan.append((algo, mu, backend, graph))
+    for i, (algo, mu, backend, graph) in enumerate(plan, 1):
         cmd = [
             sys.executable,
             "-m",
@@ -203,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             f"device={args['device']}",
             f"warmup={args['warmup']}",
             f"iters={args['iters']}",
+            f"graph={str(graph).lower()}",
         ]
         if extra:
             cmd.append("extra=" + ",".join(extra))
@@ -210,13 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
         if proc.returncode != 0 or line is None:
             print(
-                f"[{i}/{len(plan)}] {algo} mu={mu} {backend}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr
+                f"[{i}/{len(plan)}] {algo} mu={mu} {backend} graph={graph}: FAILED\n{proc.stderr[-2000:]}",
+                file=sys.stderr,
             )
             continue
         row = json.loads(line[len("BENCH_RESULT ") :])
         rows.append(row)
         print(
-            f"[{i}/{len(plan)}] {algo:9s} mu={mu} backend={row['backend']:8s} "
+            f"[{i}/{len(plan)}] {algo:9s} mu={mu} backend={row['backend']:8s} {row['mode']:5s} "
             f"{row['ms_per_generation']:8.1f} ms/generation  peak {row['peak_memory_mb']:.0f} MB",
             flush=True,
         )

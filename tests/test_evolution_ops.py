@@ -249,3 +249,31 @@ def test_operator_chart_records_and_resumes(tmp_path):
     assert other.bins == {0: {"a": 3, "b": 1}, 1: {"b": 1, "a": 1}}
     assert cb.render(mod, tmp_path / "operators.png").stat().st_size > 1000
     assert OperatorChart(str(tmp_path)).render(mod, tmp_path / "none.png") is None
+
+
+def test_operator_chart_reads_the_counts_once_per_bin(tmp_path):
+    """The batch-end hook reads the module's counts (a device sync) only at the last generation of each bin,
+    and the bins come out as if it had read them every generation."""
+
+    class Counted(FakeModule):
+        reads = 0
+
+        @property
+        def operator_counts(self):
+            Counted.reads += 1
+            return self._counts
+
+        @operator_counts.setter
+        def operator_counts(self, value):
+            self._counts = value
+
+    mod = Counted()
+    cb = OperatorChart(str(tmp_path), resolution=3)
+    cb.setup(None, mod, "fit")
+    for g, op in enumerate(["a", "b", "a", "b", "b", "a", "a"], start=1):
+        mod.generation = g
+        mod._counts[op] = mod._counts.get(op, 0) + 1
+        cb.on_train_batch_end(None, mod, None, None, g - 1)
+    assert Counted.reads == 2  # generations 3 and 6
+    cb.on_train_end(type("T", (), {"is_global_zero": False})(), mod)
+    assert cb.bins == {0: {"a": 2, "b": 1}, 1: {"b": 2, "a": 1}, 2: {"a": 1}}

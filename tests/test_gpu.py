@@ -68,3 +68,85 @@ def test_two_gpus_stay_identical(tmp_path, algo):
         ]
     )
     assert read_metrics(tmp_path)["generation"] == 6
+
+
+# ------------------------------------------------------------------------------------ algo.cuda_graph
+GRAPH_CASES = [
+    ("gan", ()),
+    ("egan", ("algo.backend=batched",)),
+    ("egan", ("algo.backend=loop",)),
+    ("cegan", ("algo.backend=batched",)),
+    ("cegan", ("algo.backend=batched", "algo.gradient_penalty=10", "algo.selection=with_parents")),
+]
+
+
+def run_graph(tmp_path, name, algo, extra, graph, generations=9, ckpt_path=None, every=100):
+    from test_capture import GAN_TINY
+
+    out = tmp_path / name
+    tiny = GAN_TINY if algo == "gan" else TINY
+    overrides = [
+        f"algo={algo}",
+        *tiny,
+        *extra,
+        f"algo.cuda_graph={str(graph).lower()}",
+        f"generations={generations}",
+        "trainer.accelerator=gpu",
+        "trainer.devices=1",
+        "+callbacks.checkpoint._target_=evogan_lightning.callbacks.checkpoint.GenerationCheckpoint",
+        f"+callbacks.checkpoint.dirpath={out}/ck",
+        f"+callbacks.checkpoint.every_n_generations={every}",
+    ]
+    if ckpt_path is not None:
+        overrides.append(f"ckpt_path={ckpt_path}")
+    train(compose(overrides, output_dir=str(out)))
+    return torch.load(out / "ck" / "last.ckpt", map_location="cpu", weights_only=False)
+
+
+def assert_same_run(a, b, rtol=1e-4, atol=1e-5):
+    for key, value in a["state_dict"].items():
+        if value.is_floating_point():
+            torch.testing.assert_close(b["state_dict"][key], value, rtol=rtol, atol=atol, msg=key)
+    assert a["evogan"]["generation"] == b["evogan"]["generation"]
+    assert a["evogan"]["operator_counts"] == b["evogan"]["operator_counts"]
+    assert torch.equal(a["evogan"]["rng_state"], b["evogan"]["rng_state"])  # same random numbers drawn
+
+
+@pytest.mark.parametrize("algo,extra", GRAPH_CASES)
+def test_cuda_graph_matches_eager(tmp_path, algo, extra):
+    """3 eager warm-up generations, one capture, 5 replays: the same parents, D, operator counts and random
+    stream as 9 eager generations."""
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    eager = run_graph(tmp_path, "eager", algo, extra, graph=False)
+    graphed = run_graph(tmp_path, "graph", algo, extra, graph=True)
+    assert_same_run(eager, graphed)
+
+
+def test_cuda_graph_run_resumes_exactly(tmp_path):
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    extra = ("algo.backend=batched",)
+    straight = run_graph(tmp_path, "straight", "cegan", extra, graph=True, generations=12)
+    run_graph(tmp_path, "first", "cegan", extra, graph=True, generations=6)
+    resumed = run_graph(
+        tmp_path,
+        "second",
+        "cegan",
+        extra,
+        graph=True,
+        generations=12,
+        ckpt_path=tmp_path / "first/ck/last.ckpt",
+    )
+    assert_same_run(straight, resumed)
+
+
+def test_cuda_graph_rejects_a_step_that_syncs(tmp_path, monkeypatch):
+    from evogan_lightning.algos.capture import HostSyncError
+    from evogan_lightning.algos.egan import EGAN
+
+    def host_count(self, operators, chosen):
+        self.count_operators([operators[i] for i in chosen.tolist()])
+
+    monkeypatch.setattr(EGAN, "count_survivors", host_count)
+    with pytest.raises(HostSyncError, match="cannot be captured"):
+        run_graph(tmp_path, "sync", "egan", ("algo.backend=batched",), graph=True)

@@ -102,7 +102,10 @@ class OperatorChart(L.Callback):
         self.seen = counts
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        self.update(module)
+        # Read the counts (a device sync) once per bin, at its last generation: everything counted since the
+        # previous read belongs to this bin. Checkpoints (state_dict) and the end of training read them too.
+        if module.generation % self.resolution == 0:
+            self.update(module)
 
     def state_dict(self) -> dict[str, Any]:
         if self._module is not None:  # checkpoints may be written before this callback's batch-end hook

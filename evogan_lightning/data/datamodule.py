@@ -99,10 +99,11 @@ class GANDataModule(L.LightningDataModule):
         stream = GenerationStream(
             self.source, self.batch_size, self.seed, start, stop, rank=rank, world_size=world
         )
+        on_gpu = module is not None and module.device.type == "cuda"
         return DataLoader(
             stream,
             batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=False,
-            pin_memory=False,
+            pin_memory=on_gpu,  # page-locked batches: the copy to the GPU does not wait for its queue
         )
