@@ -17,11 +17,19 @@ from evogan_lightning.evolution.tally import OperatorTally
 from evogan_lightning.train import train
 
 GAN_TINY = [t for t in TINY if not t.startswith(("algo.eval_batch_size", "algo.population_size"))]
+# 28x28 nets: batch norm in the generator (integer num_batches_tracked buffers copied with the survivors)
+BN_TINY = [
+    *(t for t in TINY if not t.startswith(("net=", "data.image_size"))),
+    "net=mnist28",
+    "data.image_size=28",
+    "data.channels=1",
+]
 CLASSES = {"gan": GAN, "egan": EGAN, "cegan": CEGAN}
 
 
 def run(tmp_path, algo, extra=(), generations=3):
-    tiny = GAN_TINY if algo == "gan" else TINY
+    tiny = GAN_TINY if algo == "gan" else BN_TINY if "bn" in extra else TINY
+    extra = [e for e in extra if e != "bn"]
     cfg = compose([f"algo={algo}", *tiny, f"generations={generations}", *extra], output_dir=str(tmp_path))
     return train(cfg)
 
@@ -54,6 +62,7 @@ def strict_generations(monkeypatch, cls):
         ("cegan", ("algo.backend=batched", "algo.n_c=3")),
         ("cegan", ("algo.fitness=egan", "algo.selection=with_parents", "algo.gradient_penalty=10")),
         ("cegan", ("algo.selection=children_only", "algo.n_c=2")),
+        ("cegan", ("bn", "algo.backend=loop")),
     ],
 )
 def test_generation_step_never_syncs_with_the_host(tmp_path, monkeypatch, algo, extra):

@@ -77,14 +77,16 @@ GRAPH_CASES = [
     ("egan", ("algo.backend=loop",)),
     ("cegan", ("algo.backend=batched",)),
     ("cegan", ("algo.backend=batched", "algo.gradient_penalty=10", "algo.selection=with_parents")),
+    ("cegan", ("bn", "algo.backend=loop")),  # batch norm in G (28x28 nets)
 ]
 
 
 def run_graph(tmp_path, name, algo, extra, graph, generations=9, ckpt_path=None, every=100):
-    from test_capture import GAN_TINY
+    from test_capture import BN_TINY, GAN_TINY
 
     out = tmp_path / name
-    tiny = GAN_TINY if algo == "gan" else TINY
+    tiny = GAN_TINY if algo == "gan" else BN_TINY if "bn" in extra else TINY
+    extra = [e for e in extra if e != "bn"]
     overrides = [
         f"algo={algo}",
         *tiny,

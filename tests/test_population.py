@@ -140,3 +140,26 @@ def test_bad_sizes():
     pop = Population(make_net, num_parents=1, num_children=2)
     with pytest.raises(ValueError, match="spawn needs 2"):
         pop.spawn(torch.tensor([0]))
+
+
+def test_integer_buffers_live_in_flat_rows_and_copy_on_the_device():
+    """Batch norm's num_batches_tracked: a row gather like every other state (no host sync, CUDA-graph safe),
+    still the tensor the module updates, through device/dtype moves and checkpoints."""
+    from evogan_lightning.algos.capture import forbid_host_sync
+
+    pop = Population(make_net, num_parents=2, num_children=2)
+    assert pop.int_buffers_flat is not None and pop.int_buffers_flat.shape == (4, 1)
+    pop.member(1)(torch.randn(4, 3))  # BN in train mode counts the batch in its flat row
+    pop.member(1)(torch.randn(4, 3))
+    assert pop.int_buffers_flat[:, 0].tolist() == [0, 2, 0, 0]
+    with forbid_host_sync():
+        pop.copy_slots(slice(2, 4), torch.tensor([1, 0]))
+        pop.spawn(torch.tensor([1, 1]))
+    assert pop.int_buffers_flat[:, 0].tolist() == [0, 2, 2, 2]
+    pop.to(torch.float64)  # a move keeps the module's buffer a view of its row
+    pop.member(3)(torch.randn(4, 3, dtype=torch.float64))
+    assert pop.int_buffers_flat[:, 0].tolist() == [0, 2, 2, 3]
+    assert pop.member(3)[1].num_batches_tracked.item() == 3
+    other = Population(make_net, num_parents=2, num_children=1)
+    other.load_state_dict(pop.state_dict())
+    assert other.int_buffers_flat[:, 0].tolist() == [0, 2, 0]

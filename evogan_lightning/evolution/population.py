@@ -104,6 +104,14 @@ class Population(nn.Module):
         self.buffers_flat = (
             _flatten_into(self._buffer_groups, self._buffer_groups[0][0]) if self._buffer_groups[0] else None
         )
+        # integer buffers (batch norm's num_batches_tracked) get flat rows too when they share one dtype, so
+        # copies stay on the device (no host sync); mixed integer dtypes fall back to per-tensor copies
+        ints = self._int_buffer_groups[0]
+        self.int_buffers_flat = (
+            _flatten_into(self._int_buffer_groups, ints[0])
+            if ints and len({b.dtype for b in ints}) == 1
+            else None
+        )
         self.grads = torch.zeros_like(self.params)
         self.exp_avg = torch.zeros_like(self.params)
         self.exp_avg_sq = torch.zeros_like(self.params)
@@ -147,6 +155,8 @@ class Population(nn.Module):
         out = [self.params, self.exp_avg, self.exp_avg_sq, self.step]
         if self.buffers_flat is not None:
             out.append(self.buffers_flat)
+        if self.int_buffers_flat is not None:
+            out.append(self.int_buffers_flat)
         return out
 
     @torch.no_grad()
@@ -160,7 +170,7 @@ class Population(nn.Module):
                 flat[dst].copy_(gathered)
             else:
                 flat.index_copy_(0, dst.to(flat.device), gathered)
-        if self._int_buffer_groups[0]:  # rare (e.g. BN num_batches_tracked): host-side copy
+        if self._int_buffer_groups[0] and self.int_buffers_flat is None:  # mixed integer dtypes: host-side
             dst_list = range(self.num_slots)[dst] if isinstance(dst, slice) else dst.tolist()
             for d, s in zip(dst_list, src.tolist()):
                 torch._foreach_copy_(self._int_buffer_groups[d], self._int_buffer_groups[s])
@@ -233,7 +243,7 @@ class Population(nn.Module):
             dist.broadcast(rows, src)
             flat[:mu].copy_(rows)
         dist.broadcast(self.fitness, src)
-        for group in self._int_buffer_groups[:mu]:
+        for group in self._int_buffer_groups[:mu] if self.int_buffers_flat is None else ():
             for b in group:
                 dist.broadcast(b, src)
 
@@ -274,9 +284,13 @@ class Population(nn.Module):
         if self.buffers_flat is not None:
             self.buffers_flat = fn(self.buffers_flat)
             _rebind(self.buffers_flat, self._buffer_groups)
-        for group in self._int_buffer_groups:
-            for b in group:
-                b.data = b.data.to(self.params.device)
+        if self.int_buffers_flat is not None:
+            self.int_buffers_flat = self.int_buffers_flat.to(self.params.device)
+            _rebind(self.int_buffers_flat, self._int_buffer_groups)
+        else:
+            for group in self._int_buffer_groups:
+                for b in group:
+                    b.data = b.data.to(self.params.device)
         return self
 
     _STATE_KEYS = ("params", "exp_avg", "exp_avg_sq", "step", "buffers_flat")
