@@ -23,6 +23,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 USAGE = (
     "usage: python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] "
@@ -70,6 +71,51 @@ class GenerationTimer(L.Callback):
         self.times.append(time.perf_counter() - self._t0)
 
 
+# ATen ops that launch no kernel: allocation, aliasing and host-side reads
+_NO_LAUNCH = {
+    "empty.memory_format",
+    "empty_strided.default",
+    "detach.default",
+    "alias.default",
+    "lift_fresh.default",
+    "set_.source_Storage",
+    "_local_scalar_dense.default",  # .item() of a CPU step count (torch.optim on a CPU); no device op
+}
+
+
+class _OpCount(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        namespace, name = func._schema.name.split("::")
+        if namespace == "aten" and not func.is_view and f"{name}.{func._overloadname}" not in _NO_LAUNCH:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+class OpCounter(L.Callback):
+    """Counts the device ops (kernel launches: ATen ops that are neither views nor bare allocations, forward
+    and backward) of generation ``at`` in eager mode. A device-independent measure of the launch-bound cost
+    a GPU pays per generation, and of how it grows with the population; measured after the timed
+    generations because counting slows them down."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.count = int(at), None
+        self._mode: _OpCount | None = None
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if module.generation == self.at and module._graph is None:
+            self._mode = _OpCount()
+            self._mode.__enter__()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self._mode is not None:
+            self._mode.__exit__(None, None, None)
+            self.count, self._mode = self._mode.count, None
+
+
 def _peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -98,7 +144,7 @@ def run_single(
     overrides = [
         *ALGO_OVERRIDES[algo],
         *SETTING,
-        f"generations={warmup + iters}",
+        f"generations={warmup + iters + 1}",  # + 1: the op count
         f"trainer.accelerator={device}",
         f"algo.cuda_graph={str(bool(graph)).lower()}",
     ]
@@ -116,12 +162,12 @@ def run_single(
     dm = GANDataModule(plain["data"], seed=0)
     module = build_module(plain, dm.info())
     dm.batch_size = module.reals_per_generation
-    timer = GenerationTimer()
+    timer, ops = GenerationTimer(), OpCounter(at=warmup + iters)
     trainer = L.Trainer(
         **plain["trainer"],
         max_epochs=-1,
         logger=False,
-        callbacks=[timer],
+        callbacks=[timer, ops],
         enable_checkpointing=False,
         num_sanity_val_steps=0,
         default_root_dir="/tmp/evogan_bench",
@@ -129,7 +175,7 @@ def run_single(
     if module.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     trainer.fit(module, datamodule=dm)
-    times = sorted(t * 1000 for t in timer.times[warmup:])
+    times = sorted(t * 1000 for t in timer.times[warmup : warmup + iters])
     q = statistics.quantiles(times, n=10) if len(times) >= 2 else times * 9
     return {
         "algo": algo,
@@ -141,6 +187,7 @@ def run_single(
         "ms_p10": q[0],
         "ms_p90": q[-1],
         "peak_memory_mb": _peak_memory_mb(module.device),
+        "ops_per_generation": ops.count,  # None in graph mode: one graph launch
         "generations_timed": len(times),
     }
 
@@ -155,15 +202,17 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
     """A Markdown table with the ratio to the single-loss GAN of the same device and execution mode."""
     gan = {r.get("mode", "eager"): r["ms_per_generation"] for r in rows if r["algo"] == "gan"}
     lines = [
-        "| algorithm | mu | backend | mode | ms/generation (median) | p10-p90 | x GAN | peak memory (MB) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| algorithm | mu | backend | mode | ms/generation (median) | p10-p90 | x GAN | peak memory (MB) "
+        "| device ops/generation |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         mode = r.get("mode", "eager")
         ratio = f"{r['ms_per_generation'] / gan[mode]:.2f}" if mode in gan else "-"
         lines.append(
             f"| {r['algo']} | {r['mu']} | {r['backend']} | {mode} | {r['ms_per_generation']:.1f} | "
-            f"{r['ms_p10']:.1f}-{r['ms_p90']:.1f} | {ratio} | {r['peak_memory_mb']:.0f} |"
+            f"{r['ms_p10']:.1f}-{r['ms_p90']:.1f} | {ratio} | {r['peak_memory_mb']:.0f} | "
+            f"{r.get('ops_per_generation') or '-'} |"
         )
     return "\n".join(lines)
 

@@ -19,13 +19,15 @@ def test_benchmark_runs_and_saves_json_and_markdown(tmp_path, capsys):
     ]
     assert all(r["ms_per_generation"] > 0 and r["generations_timed"] == 2 for r in results)
     assert all(r["ms_p10"] <= r["ms_per_generation"] <= r["ms_p90"] for r in results)
+    gan, cegan1, cegan2 = (r["ops_per_generation"] for r in results)
+    assert 0 < gan < cegan1 < cegan2  # the loop backend launches more ops for every extra parent
     table = (out / "benchmark.md").read_text()
     assert "| gan | 1 | - | eager |" in table and "| 1.00 |" in table
     assert "ms/generation" in capsys.readouterr().out
 
 
 def test_ratios_divide_by_the_gan_of_the_same_mode():
-    row = dict(mu=1, backend="batched", ms_p10=1.0, ms_p90=1.0, peak_memory_mb=1.0)
+    row = dict(mu=1, backend="batched", ms_p10=1.0, ms_p90=1.0, peak_memory_mb=1.0, ops_per_generation=None)
     rows = [
         {**row, "algo": "gan", "mode": "eager", "ms_per_generation": 10.0},
         {**row, "algo": "gan", "mode": "graph", "ms_per_generation": 4.0},

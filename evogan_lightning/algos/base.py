@@ -153,6 +153,7 @@ class EvoGANModule(L.LightningModule):
             lr=float(self.a("lr_d")),
             betas=tuple(self.a("betas", (0.5, 0.999))),
             capturable=bool(self.a("cuda_graph", False)),  # step count on the device, for graph replay
+            foreach=True,  # one multi-tensor op per Adam stage (what CUDA picks by default), also on CPU
         )
 
     @property

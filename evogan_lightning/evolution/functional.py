@@ -35,9 +35,11 @@ def param_layout(pop: Population) -> list[tuple[str, tuple[int, ...], int, int]]
 
 
 def stacked(flat_rows: Tensor, layout: list[tuple[str, tuple[int, ...], int, int]]) -> dict[str, Tensor]:
-    """Split flat rows [k, P] into {name: [k, *shape]} views (differentiable if ``flat_rows`` is)."""
+    """Split flat rows [k, P] into {name: [k, *shape]} views (differentiable if ``flat_rows`` is). One
+    ``split``, so the backward is one concatenation rather than a zero-filled [k, P] copy per tensor."""
     k = flat_rows.shape[0]
-    return {name: flat_rows[:, off : off + n].view(k, *shape) for name, shape, off, n in layout}
+    parts = flat_rows.split([n for _, _, _, n in layout], dim=1)  # layout is contiguous from offset 0
+    return {name: part.view(k, *shape) for (name, shape, _, _), part in zip(layout, parts)}
 
 
 def check_vmappable(pop: Population) -> None:
@@ -74,12 +76,35 @@ def discriminator_fn(
 ) -> Callable[[dict[str, Tensor], dict[str, Tensor], Tensor], Tensor]:
     """f(d_params, d_buffers, x [B, ...]) -> logits [B]; buffers are passed per call so that under vmap
     each member's batch gets its own batch-norm statistics and its own throwaway running-stat copy
-    (D's running statistics are never read: it stays in train mode, ALGORITHMS.md)."""
+    (D's running statistics are never read: it stays in train mode, ALGORITHMS.md). The running statistics
+    of batch norm in train mode are swapped for None: batch norm then normalises by the batch alone and
+    updates nothing, so those need no per-member copy at all."""
+    untracked = {name: None for name in _train_mode_bn_buffers(discriminator)}
 
     def f(params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor) -> Tensor:
-        return functional_call(discriminator, {**params, **buffers}, (x,))
+        return functional_call(discriminator, {**params, **buffers, **untracked}, (x,))
 
     return f
+
+
+def _train_mode_bn_buffers(module: nn.Module) -> list[str]:
+    """Names of the running-statistic buffers of batch-norm layers in train mode."""
+    out = []
+    for prefix, m in module.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training:
+            out += [f"{prefix}.{n}" if prefix else n for n, _ in m.named_buffers(recurse=False)]
+    return out
+
+
+def per_member_buffers(discriminator: nn.Module, k: int) -> dict[str, Tensor]:
+    """k throwaway copies [k, ...] of D's buffers that a forward may update (not the train-mode batch-norm
+    statistics, which ``discriminator_fn`` replaces by None)."""
+    skip = set(_train_mode_bn_buffers(discriminator))
+    return {
+        n: b.unsqueeze(0).expand(k, *b.shape).clone()
+        for n, b in discriminator.named_buffers()
+        if n not in skip
+    }
 
 
 def vmapped_discriminate(
@@ -89,7 +114,7 @@ def vmapped_discriminate(
     D's real running statistics are left untouched."""
     k = x.shape[0]
     params = dict(discriminator.named_parameters()) if params is None else params
-    buffers = {n: b.unsqueeze(0).expand(k, *b.shape).clone() for n, b in discriminator.named_buffers()}
+    buffers = per_member_buffers(discriminator, k)
     return torch.vmap(discriminator_fn(discriminator), in_dims=(None, 0, 0), randomness="error")(
         params, buffers, x
     )
@@ -140,8 +165,7 @@ def batched_egan_fitness(
     ``z`` [k, n, latent]. Returns (F, F_q, F_d, samples [k, n, ...], logits [k, n]).
     """
     params = {n: p.detach() for n, p in discriminator.named_parameters()}
-    k = z.shape[0]
-    buffers = {n: b.unsqueeze(0).expand(k, *b.shape).clone() for n, b in discriminator.named_buffers()}
+    buffers = per_member_buffers(discriminator, z.shape[0])
     f = discriminator_fn(discriminator)
 
     def fake_term(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
