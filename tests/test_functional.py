@@ -79,17 +79,20 @@ def test_batched_mutation_grads_match_loop():
     from evogan_lightning.evolution.losses import generator_loss
 
     spec, pop, d = small_pair()
-    losses = [generator_loss(n) for n in ("minimax", "heuristic", "least_squares")]
-    z = torch.rand(3, 4, spec.latent_dim)
-    got = batched_mutation_grads(pop, slice(2, 5), d, losses, z).clone()
-    batched = pop.grads[2:5].clone()
+    heuristic = generator_loss("heuristic")
+    # rows pick their own loss; a loss used by two rows runs once for both (grouped, vmapped)
+    losses = [heuristic, generator_loss("least_squares"), heuristic, generator_loss("minimax")]
+    pop = Population(spec.generator_factory((3, 32, 32)), 1, 4, independent_init=True)
+    z = torch.rand(4, 4, spec.latent_dim)
+    got = batched_mutation_grads(pop, slice(1, 5), d, losses, z).clone()
+    batched = pop.grads[1:5].clone()
     assert all(p.grad is None for p in d.parameters())
-    for k in range(3):
-        pop.zero_grad(slice(2 + k, 3 + k))
-        loss = losses[k](d(pop.member(2 + k)(z[k])))
+    for k in range(4):
+        pop.zero_grad(slice(1 + k, 2 + k))
+        loss = losses[k](d(pop.member(1 + k)(z[k])))
         loss.backward()
         torch.testing.assert_close(got[k], loss.detach())
-        torch.testing.assert_close(batched[k], pop.grads[2 + k], rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(batched[k], pop.grads[1 + k], rtol=1e-4, atol=1e-6)
 
 
 def test_batched_egan_fitness_matches_a_direct_computation():

@@ -27,6 +27,7 @@ from .functional import (
     batched_logit_fitness,
     batched_mutation_grads,
     check_vmappable,
+    loss_codes,
     vmapped_generate,
 )
 from .population import Population
@@ -103,9 +104,13 @@ class BatchedBackend(LoopBackend):
     def __init__(self, population: Population, discriminator: nn.Module) -> None:
         super().__init__(population, discriminator)
         check_vmappable(population)
+        self._codes: dict[tuple[int, ...], tuple[list, Tensor]] = {}
 
     def mutate(self, rows: slice, losses: list[Callable[[Tensor], Tensor]], z: Tensor) -> Tensor:
-        out = batched_mutation_grads(self.pop, rows, self.d, losses, z)
+        key = tuple(id(f) for f in losses)
+        if key not in self._codes or self._codes[key][1].device != z.device:  # first generation only
+            self._codes[key] = loss_codes(losses, z.device)
+        out = batched_mutation_grads(self.pop, rows, self.d, losses, z, self._codes[key])
         self.pop.adam_step(rows)
         return out
 
@@ -113,7 +118,7 @@ class BatchedBackend(LoopBackend):
         pop = self.pop
         flat = pop.params[rows].detach().requires_grad_(True)
         x = vmapped_generate(pop, flat, z)
-        per_child = torch.stack([distillation_loss(x[j], teacher[j]) for j in range(x.shape[0])])
+        per_child = torch.vmap(distillation_loss)(x, teacher)  # [k], one op per stage for all children
         (grad,) = torch.autograd.grad(per_child.sum(), flat)
         with torch.no_grad():
             pop.grads[rows].copy_(grad)

@@ -121,24 +121,43 @@ def vmapped_discriminate(
 
 
 # ---------------------------------------------------------------------------------------------- batched ops
+def loss_codes(losses: list[Callable[[Tensor], Tensor]], device: torch.device) -> tuple[list, Tensor]:
+    """(the distinct losses in order of first use, codes [k]: index of ``losses[j]`` among them), for
+    ``per_row_losses``. Built once per run and cached by the caller (a host-to-device copy)."""
+    distinct = list(dict.fromkeys(losses))
+    return distinct, torch.tensor([distinct.index(f) for f in losses], device=device)
+
+
+def per_row_losses(distinct: list[Callable[[Tensor], Tensor]], codes: Tensor, logits: Tensor) -> Tensor:
+    """Row j's own loss ``distinct[codes[j]](logits[j])`` for every row of ``logits`` [k, m] -> [k].
+
+    Each distinct loss runs once over all rows (vmapped), and each row picks its own: the number of
+    device ops depends on the number of distinct losses (E-GAN: 3), not on the number of children."""
+    every = torch.stack([torch.vmap(f)(logits) for f in distinct], dim=1)  # [k, n_distinct]
+    return every.gather(1, codes.unsqueeze(1)).squeeze(1)
+
+
 def batched_mutation_grads(
     pop: Population,
     rows: slice,
     discriminator: nn.Module,
     losses: list[Callable[[Tensor], Tensor]],
     z: Tensor,
+    codes: tuple[list, Tensor] | None = None,
 ) -> Tensor:
     """Gradients of k children's mutation losses in ONE vmapped forward/backward, written into
     ``pop.grads[rows]`` (ready for ``pop.adam_step(rows)``).
 
-    ``losses[j]`` is child j's generator loss on logits [m] (E-GAN Eq. 3-5); ``z`` [k, m, latent].
+    ``losses[j]`` is child j's generator loss on logits [m] (E-GAN Eq. 3-5); ``z`` [k, m, latent];
+    ``codes``: ``loss_codes(losses)``, cached by the caller (computed here when None).
     D is frozen (no gradient to its parameters) and each child's batch gets its own D batch statistics.
     Returns the detached losses [k].
     """
     flat = pop.params[rows].detach().requires_grad_(True)
     d_params = {n: p.detach() for n, p in discriminator.named_parameters()}
     logits = vmapped_discriminate(discriminator, vmapped_generate(pop, flat, z), d_params)  # [k, m]
-    per_child = torch.stack([loss(logits[j]) for j, loss in enumerate(losses)])
+    distinct, code = loss_codes(losses, logits.device) if codes is None else codes
+    per_child = per_row_losses(distinct, code, logits)
     (grad,) = torch.autograd.grad(per_child.sum(), flat)
     with torch.no_grad():
         pop.grads[rows].copy_(grad)
