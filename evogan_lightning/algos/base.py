@@ -313,7 +313,7 @@ class EvoGANModule(L.LightningModule):
         flags = torch.stack([self._nonfinite, self._no_survivor.to(self._nonfinite.device)])
         if self.world_size > 1:
             flags = self.trainer.strategy.reduce(flags.float(), reduce_op="max") > 0
-        no_survivor, nonfinite = bool(flags[1]), bool(flags[0])
+        nonfinite, no_survivor = flags.tolist()
         if no_survivor:
             raise DivergedError(f"{ALL_DIVERGED} (detected at generation {self.generation})")
         if nonfinite:
