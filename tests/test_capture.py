@@ -154,3 +154,135 @@ def test_cuda_graph_bad_input(tmp_path, overrides, needle):
     cfg = compose([*overrides, "logger=none", "callbacks=none"], output_dir=str(tmp_path))
     with pytest.raises(ConfigError, match=needle):
         train(cfg)
+
+
+# -------------------------------------------------------------- GraphedGeneration's control flow, on CPU
+class FakeCUDA:
+    """Test doubles for the CUDA runtime calls GraphedGeneration makes (the real capture is checked by
+    tests/test_gpu.py on a GPU). Records what was called; replays re-run nothing."""
+
+    def __init__(self, monkeypatch):
+        self.events: list = []
+        fake = self
+
+        class Graph:
+            def __init__(self):
+                self.generators, self.replays = [], 0
+
+            def register_generator_state(self, gen):
+                self.generators.append(gen)
+
+            def replay(self):
+                self.replays += 1
+                fake.events.append("replay")
+
+        class graph:  # the context manager torch.cuda.graph(g)
+            def __init__(self, g):
+                self.g = g
+
+            def __enter__(self):
+                fake.events.append("capture_begin")
+
+            def __exit__(self, *exc):
+                fake.events.append("capture_end")
+
+        class Stream:
+            def __init__(self, device=None):
+                pass
+
+            def wait_stream(self, other):
+                pass
+
+        self.Graph = Graph
+        # raising=True (the default): each faked name must exist in the installed torch
+        monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+        monkeypatch.setattr(torch.cuda, "graph", graph)
+        monkeypatch.setattr(torch.cuda, "Stream", Stream)
+        monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
+        monkeypatch.setattr(torch.cuda, "stream", lambda s: __import__("contextlib").nullcontext())
+        monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+        monkeypatch.setattr(
+            torch.cuda, "set_sync_debug_mode", lambda mode: self.events.append(f"sync:{mode}")
+        )
+        monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: "user")
+
+
+class StepModule:
+    algo_name = "stub"
+
+    def __init__(self, events, fail_on_call=None):
+        self.events, self.calls, self.fail_on_call = events, 0, fail_on_call
+        self.rng = torch.Generator()
+
+    def generation_step(self, real):
+        self.calls += 1
+        self.events.append(f"step{self.calls}")
+        if self.calls == self.fail_on_call:
+            raise RuntimeError("called a synchronizing CUDA operation")
+        return {"loss/g": real.sum() * 0 + self.calls}
+
+
+def test_graphed_generation_warms_up_captures_once_then_replays(monkeypatch):
+    from evogan_lightning.algos.capture import WARMUP_GENERATIONS, GraphedGeneration
+
+    assert WARMUP_GENERATIONS == 3 and hasattr(torch.cuda.CUDAGraph, "register_generator_state")
+    cuda = FakeCUDA(monkeypatch)
+    module = StepModule(cuda.events)
+    run = GraphedGeneration(module)
+    outs = [run(torch.full((4, 2), float(g))) for g in range(6)]
+    assert cuda.events == [
+        "step1",
+        "step2",
+        "sync:error",  # the last warm-up generation runs with CUDA's sync check on
+        "step3",
+        "sync:user",  # and the user's own mode is restored
+        "capture_begin",  # generation 4 is recorded (a real capture runs nothing) ...
+        "step4",
+        "capture_end",
+        "replay",  # ... and replayed, like every generation after it
+        "replay",
+        "replay",
+    ]
+    assert [float(o["loss/g"]) for o in outs[:3]] == [1.0, 2.0, 3.0]
+    assert all(o is run.static_stats for o in outs[3:])  # replays overwrite the captured outputs
+    assert run.graph.generators == [module.rng]  # the run's own stream advances with every replay
+    assert torch.equal(run.static_real, torch.full((4, 2), 5.0))  # each batch copied into the graph input
+    with pytest.raises(RuntimeError, match="changed shape"):
+        run(torch.zeros(3, 2))
+
+
+def test_graphed_generation_names_a_step_that_syncs(monkeypatch):
+    from evogan_lightning.algos.capture import GraphedGeneration
+
+    cuda = FakeCUDA(monkeypatch)
+    run = GraphedGeneration(StepModule(cuda.events, fail_on_call=3))
+    run(torch.zeros(2))
+    run(torch.zeros(2))
+    with pytest.raises(HostSyncError, match="algo=stub synchronises with the host.*Drop algo.cuda_graph"):
+        run(torch.zeros(2))
+    assert cuda.events[-1] == "sync:user"  # the check is switched off again
+
+
+@pytest.mark.parametrize(
+    "device,world,precision,needle",
+    [
+        ("cpu", 1, "32-true", "needs a CUDA device"),
+        ("cuda", 2, "32-true", "runs on one device"),
+        ("cuda", 1, "16-mixed", "needs trainer.precision=32-true"),
+        ("cuda", 1, "bf16-mixed", "needs trainer.precision=32-true"),
+    ],
+)
+def test_validate_cuda_graph_names_the_fix(device, world, precision, needle):
+    from types import SimpleNamespace
+
+    from evogan_lightning.algos.capture import validate_cuda_graph
+
+    module = SimpleNamespace(
+        device=torch.device(device), world_size=world, trainer=SimpleNamespace(precision=precision)
+    )
+    with pytest.raises(ConfigError, match=needle):
+        validate_cuda_graph(module)
+    fine = SimpleNamespace(
+        device=torch.device("cuda"), world_size=1, trainer=SimpleNamespace(precision="32-true")
+    )
+    validate_cuda_graph(fine)  # one GPU, fp32, a torch with graph-safe generators: accepted

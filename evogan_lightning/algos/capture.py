@@ -132,6 +132,20 @@ def validate_cuda_graph(module: EvoGANModule) -> None:
         )
 
 
+@contextlib.contextmanager
+def _cuda_sync_check(enabled: bool) -> Iterator[None]:
+    """CUDA raises on any synchronising call inside the block (then the user's own mode is restored)."""
+    if not enabled:
+        yield
+        return
+    previous = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(previous)
+
+
 class GraphedGeneration:
     """Runs ``module.generation_step(real)``: ``warmup`` eager generations on a side stream, then one
     capture, then a graph replay per generation. ``real`` [n, *shape] must keep its shape (it does: the
@@ -168,13 +182,8 @@ class GraphedGeneration:
         side = torch.cuda.Stream(real.device)
         side.wait_stream(current)
         try:
-            with torch.cuda.stream(side):
-                if last:
-                    torch.cuda.set_sync_debug_mode("error")
-                try:
-                    stats = self.module.generation_step(real)
-                finally:
-                    torch.cuda.set_sync_debug_mode("default")
+            with torch.cuda.stream(side), _cuda_sync_check(enabled=last):
+                stats = self.module.generation_step(real)
         except RuntimeError as err:
             if last and "synchroniz" in str(err).lower():
                 raise HostSyncError(
