@@ -286,3 +286,28 @@ def test_validate_cuda_graph_names_the_fix(device, world, precision, needle):
         device=torch.device("cuda"), world_size=1, trainer=SimpleNamespace(precision="32-true")
     )
     validate_cuda_graph(fine)  # one GPU, fp32, a torch with graph-safe generators: accepted
+
+
+def test_a_graphed_runs_checkpoint_resumes_on_a_cpu(tmp_path):
+    """A graphed GPU run saves D's Adam with capturable=True; load_state_dict would bring that flag back
+    and Adam refuses capturable on a CPU. on_train_start realigns it: the resumed run equals a straight one."""
+
+    def train_to(name, generations, ckpt=None):
+        ck = [
+            "+callbacks.checkpoint._target_=evogan_lightning.callbacks.checkpoint.GenerationCheckpoint",
+            f"+callbacks.checkpoint.dirpath={tmp_path / name}",
+        ]
+        extra = [*ck, "algo.backend=loop", *([f"ckpt_path={ckpt}"] if ckpt else [])]
+        run(tmp_path / name, "cegan", extra, generations=generations)
+        return tmp_path / name / "last.ckpt"
+
+    straight = torch.load(train_to("straight", 5), weights_only=False)
+    first = train_to("first", 3)
+    state = torch.load(first, weights_only=False)
+    for group in state["optimizer_states"][0]["param_groups"]:
+        group["capturable"] = True  # as written by algo.cuda_graph=true
+    torch.save(state, first)
+    resumed = torch.load(train_to("resumed", 5, ckpt=first), weights_only=False)
+    assert resumed["optimizer_states"][0]["param_groups"][0]["capturable"] is False
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][key], value), key

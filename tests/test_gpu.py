@@ -142,6 +142,25 @@ def test_cuda_graph_run_resumes_exactly(tmp_path):
     assert_same_run(straight, resumed)
 
 
+def test_an_eager_checkpoint_resumes_graphed(tmp_path):
+    """The saved Adam state says capturable=False; on_train_start realigns it (and moves the step counts to
+    the GPU) so the resumed run can be captured, and it continues exactly."""
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    extra = ("algo.backend=batched",)
+    straight = run_graph(tmp_path, "straight", "cegan", extra, graph=False, generations=12)
+    run_graph(tmp_path, "first", "cegan", extra, graph=False, generations=6)
+    resumed = run_graph(
+        tmp_path,
+        "second",
+        "cegan",
+        extra,
+        graph=True,
+        generations=12,
+        ckpt_path=tmp_path / "first/ck/last.ckpt",
+    )
+    assert_same_run(straight, resumed)
+
+
 def test_cuda_graph_rejects_a_step_that_syncs(tmp_path, monkeypatch):
     from evogan_lightning.algos.capture import HostSyncError
     from evogan_lightning.algos.egan import EGAN

@@ -250,6 +250,19 @@ class EvoGANModule(L.LightningModule):
             validate_cuda_graph(self)
             self._graph = GraphedGeneration(self)
 
+    def on_train_start(self) -> None:
+        """Align the restored optimizer state with this run: ``load_state_dict`` brings back the *saved*
+        ``capturable`` flag, so a checkpoint of a graphed GPU run would not resume on a CPU (and an eager
+        checkpoint could not be captured). Runs after Lightning restored the optimizers."""
+        capturable = bool(self.a("cuda_graph", False))
+        for opt in self.trainer.optimizers:
+            for group in opt.param_groups:
+                group["capturable"] = capturable
+            if capturable:  # graph replay needs the step counts on the device, as float32
+                for p, state in opt.state.items():
+                    if torch.is_tensor(state.get("step")):
+                        state["step"] = state["step"].to(device=p.device, dtype=torch.float32)
+
     def run_generation(self, real: Tensor) -> dict[str, Tensor]:
         """``generation_step(real)``, eagerly or as a replay of its captured CUDA graph (``algo.cuda_graph``)."""
         if self._graph is not None:
