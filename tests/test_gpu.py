@@ -125,39 +125,16 @@ def test_cuda_graph_matches_eager(tmp_path, algo, extra):
     assert_same_run(eager, graphed)
 
 
-def test_cuda_graph_run_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("first_graphed", [True, False])
+def test_cuda_graph_run_resumes_exactly(tmp_path, first_graphed):
+    """6 generations (graphed, or eager: its saved Adam state says capturable=False and on_train_start
+    realigns it, moving the step counts to the GPU), resumed graphed to 12 == 12 straight generations."""
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     extra = ("algo.backend=batched",)
-    straight = run_graph(tmp_path, "straight", "cegan", extra, graph=True, generations=12)
-    run_graph(tmp_path, "first", "cegan", extra, graph=True, generations=6)
-    resumed = run_graph(
-        tmp_path,
-        "second",
-        "cegan",
-        extra,
-        graph=True,
-        generations=12,
-        ckpt_path=tmp_path / "first/ck/last.ckpt",
-    )
-    assert_same_run(straight, resumed)
-
-
-def test_an_eager_checkpoint_resumes_graphed(tmp_path):
-    """The saved Adam state says capturable=False; on_train_start realigns it (and moves the step counts to
-    the GPU) so the resumed run can be captured, and it continues exactly."""
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    extra = ("algo.backend=batched",)
-    straight = run_graph(tmp_path, "straight", "cegan", extra, graph=False, generations=12)
-    run_graph(tmp_path, "first", "cegan", extra, graph=False, generations=6)
-    resumed = run_graph(
-        tmp_path,
-        "second",
-        "cegan",
-        extra,
-        graph=True,
-        generations=12,
-        ckpt_path=tmp_path / "first/ck/last.ckpt",
-    )
+    straight = run_graph(tmp_path, "straight", "cegan", extra, graph=first_graphed, generations=12)
+    run_graph(tmp_path, "first", "cegan", extra, graph=first_graphed, generations=6)
+    ckpt = tmp_path / "first/ck/last.ckpt"
+    resumed = run_graph(tmp_path, "second", "cegan", extra, graph=True, generations=12, ckpt_path=ckpt)
     assert_same_run(straight, resumed)
 
 
