@@ -324,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "setting": "EGAN32 nets, synthetic 32x32x3 images, m=32, n_D=3, n=256, fp32",
     }
+    if extra:  # the overrides change the setting: say so next to it
+        meta["setting"] += "; overrides: " + " ".join(extra)
     (out / "benchmark.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
     table = f"{meta['date']}, {meta['device']}, torch {meta['torch']}; {meta['setting']}\n\n" + to_markdown(
         rows

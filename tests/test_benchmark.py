@@ -11,7 +11,9 @@ def test_benchmark_runs_and_saves_json_and_markdown(tmp_path, capsys):
     extra = "extra=net.g_width=8,net.d_width=8,algo.batch_size=8,algo.eval_batch_size=32"
     rc = main(["algos=gan,cegan", "mu=1,2", "device=cpu", "warmup=1", "iters=2", f"out={out}", extra])
     assert rc == 0
-    results = json.loads((out / "benchmark.json").read_text())["results"]
+    saved = json.loads((out / "benchmark.json").read_text())
+    results = saved["results"]
+    assert "overrides: net.g_width=8 net.d_width=8" in saved["meta"]["setting"]  # not the plain CIFAR setting
     assert [(r["algo"], r["mu"], r["mode"]) for r in results] == [
         ("gan", 1, "eager"),
         ("cegan", 1, "eager"),
@@ -22,7 +24,7 @@ def test_benchmark_runs_and_saves_json_and_markdown(tmp_path, capsys):
     gan, cegan1, cegan2 = (r["ops_per_generation"] for r in results)
     assert 0 < gan < cegan1 < cegan2  # the loop backend launches more ops for every extra parent
     table = (out / "benchmark.md").read_text()
-    assert "| gan | 1 | - | eager |" in table and "| 1.00 |" in table
+    assert "| gan | 1 | - | eager |" in table and "| 1.00 |" in table and "overrides:" in table
     assert "ms/generation" in capsys.readouterr().out
 
 
