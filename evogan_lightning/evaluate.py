@@ -24,7 +24,7 @@ from .errors import ConfigError, DivergedError
 USAGE = (
     "usage: python -m evogan_lightning.evaluate ckpt_path=PATH [num_samples=10000] [fid=auto|true|false] "
     "[classifier=FILE.pt] [weights_path=INCEPTION.pth] [batch_size=250] [cache_dir=DIR] [out=eval.json] "
-    "[device=cpu|cuda] [kid=true] [is_splits=10]"
+    "[device=cpu|cuda] [kid=true] [kid_subsets=100] [kid_subset_size=1000] [is_splits=10]"
 )
 DEFAULTS: dict[str, Any] = {
     "ckpt_path": None,
@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "out": None,
     "device": "cpu",
     "kid": True,
+    "kid_subsets": 100,
+    "kid_subset_size": 1000,
     "is_splits": 10,
 }
 
@@ -51,10 +53,10 @@ def evaluate_module(module: Any, args: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"num_samples must be >= 2, got {n}")
     results: dict[str, Any] = {"generation": int(module.generation), "num_samples": n}
     if module.data_info["kind"] == "toy":
-        from .train import toy_eval
+        from .metrics.toy import evaluate_toy, toy_protocol
 
-        results.update(toy_eval(module, n))
-        results["toy/protocol"] = f"n={n};high_quality=3std;covered=quarter_fair_share;seed={module.seed + 1}"
+        results.update(evaluate_toy(module, n))
+        results["toy/protocol"] = toy_protocol(n, module.seed)
         return results
     data_cfg = module.cfg["data"]
     fid = str(args["fid"]).lower()
@@ -69,6 +71,8 @@ def evaluate_module(module: Any, args: dict[str, Any]) -> dict[str, Any]:
         "num_samples": n,
         "batch_size": int(args["batch_size"]),
         "kid": bool(args["kid"]),
+        "kid_subsets": int(args["kid_subsets"]),
+        "kid_subset_size": int(args["kid_subset_size"]),
         "cache_dir": args["cache_dir"],
     }
     evaluators = []

@@ -112,6 +112,7 @@ def prepare_early(datamodule: Any) -> bool:
         return False
     datamodule.prepare_data()
     datamodule.setup("fit")
+    datamodule.check_enough_data()
     return True
 
 

@@ -22,8 +22,6 @@ from .data.toy import TOY_MIXTURES
 from .errors import ConfigError
 from .scaling import hydra_job, prepare_early, resolve_trainer_kwargs
 
-TOY_EVAL_SAMPLES = 10_000
-
 
 def ensure_writable(out_dir: Path) -> None:
     """Fail early, with the fix, when the output directory cannot be written."""
@@ -37,6 +35,21 @@ def ensure_writable(out_dir: Path) -> None:
             f"cannot write to the output directory {out_dir} ({err.strerror}); choose another with "
             "hydra.run.dir=PATH (or output_dir=PATH)"
         ) from err
+
+
+# What to do about a required value (``???`` in conf/) that was left unset.
+REQUIRED_HINTS = {
+    "callbacks.classifier_fid.classifier": "the classifier file from `python -m evogan_lightning.train_classifier "
+    "data=... out=classifier.pt`",
+}
+
+
+def check_required(cfg: DictConfig) -> None:
+    """Fail before anything runs when a required config value (``???``) was not given on the command line."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        hints = [f"{key}=... ({REQUIRED_HINTS.get(key, 'required')})" for key in missing]
+        raise ConfigError(f"missing required value(s); add {', '.join(hints)} to the command line")
 
 
 def module_config(cfg: dict[str, Any], data_info: dict[str, Any]) -> dict[str, Any]:
@@ -72,20 +85,15 @@ def build_module(cfg: dict[str, Any], data_info: dict[str, Any]) -> EvoGANModule
     return get_algorithm(name)(module_config(cfg, data_info))
 
 
-def toy_eval(module: EvoGANModule, n: int = TOY_EVAL_SAMPLES) -> dict[str, float]:
-    """Mode coverage metrics of the best individual on a toy mixture (ALGORITHMS.md, Evaluation)."""
-    from .metrics.toy import toy_metrics
+def end_of_run_metrics(module: EvoGANModule) -> dict[str, Any]:
+    """Metrics of a trained module that need no extra models: training stats and toy mode metrics (with
+    their protocol, the same as the training curve's and ``evaluate``'s)."""
+    from .metrics.toy import TOY_EVAL_SAMPLES, evaluate_toy, toy_protocol
 
-    mixture = TOY_MIXTURES[module.data_info["name"]]()
-    samples = module.sample(n, generator=torch.Generator(device=module.device).manual_seed(module.seed + 1))
-    return {f"toy/{k}": float(v) for k, v in toy_metrics(samples, mixture.centers, mixture.std).items()}
-
-
-def end_of_run_metrics(module: EvoGANModule) -> dict[str, float]:
-    """Metrics of a trained module that need no extra models: training stats and toy mode metrics."""
-    metrics = module.final_metrics()
+    metrics: dict[str, Any] = dict(module.final_metrics())
     if module.data_info["kind"] == "toy":
-        metrics.update(toy_eval(module))
+        metrics.update(evaluate_toy(module, TOY_EVAL_SAMPLES))
+        metrics["toy/protocol"] = toy_protocol(TOY_EVAL_SAMPLES, module.seed)
     return metrics
 
 
@@ -109,6 +117,7 @@ def instantiate_group(group: DictConfig | None, job: dict[str, Any] | None = Non
 
 def train(cfg: DictConfig) -> float | None:
     """Train one configuration; returns the main metric (toy: modes covered, else the last G loss)."""
+    check_required(cfg)
     out_dir = Path(cfg.output_dir)
     ensure_writable(out_dir)
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]

@@ -27,7 +27,7 @@ from .errors import ConfigError
 
 USAGE = (
     "usage: python -m evogan_lightning.train_classifier data=NAME [data.root=DIR data.image_size=S ...] "
-    "out=FILE.pt [epochs=5] [batch_size=128] [lr=0.002] [seed=0] [max_train=N] [max_test=N] "
+    "[out=classifier.pt] [epochs=5] [batch_size=128] [lr=0.002] [seed=0] [max_train=N] [max_test=N] "
     "[width=32] [num_features=128] [device=cpu|cuda] [progress=true]"
 )
 DEFAULTS: dict[str, Any] = {
@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args([a for a in argv if a not in data_args], DEFAULTS, USAGE)
         cfg = compose([*data_args, "output_dir=."])
         data_cfg: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
+        replaced = Path(str(args["out"])).exists()
         metadata = run(data_cfg, args)
     except ConfigError as err:
         print(f"evogan_lightning.train_classifier: error: {err}", file=sys.stderr)
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         f"saved {args['out']}: SmallCNN on {data_cfg['name']} {metadata['image_shape']}, "
         f"{metadata['num_classes']} classes, test accuracy {metadata['test_accuracy']:.4f} "
         f"({metadata['num_test']} test images), weights {metadata['weights_sha256']}"
+        + (" (replaced the previous file)" if replaced else "")
     )
     return 0
 

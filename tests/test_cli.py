@@ -97,6 +97,14 @@ def test_sample_cli(gan_run, tmp_path):
     assert np.abs(arr).max() < 20  # toy coordinates, not garbage
 
 
+def test_sample_cli_rejects_an_output_that_is_not_npz(tmp_path, capsys):
+    from evogan_lightning.sample import main
+
+    assert main([f"ckpt_path={tmp_path}/any.ckpt", f"out={tmp_path}/img.png"]) == 2
+    assert "out must name a .npz file" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_multirun_four_jobs(tmp_path):
     proc = run_cli(
         [

@@ -121,6 +121,8 @@ def test_bad_input(tmp_path):
         ImageEvaluator("inception", num_samples=100, is_splits=10)
     with pytest.raises(ConfigError, match="classifier file"):
         ImageEvaluator("classifier")
+    with pytest.raises(ConfigError, match="kid_subset_size >= 2"):
+        ImageEvaluator(tiny_features(), num_samples=8, kid_subset_size=1)
     with pytest.raises(ConfigError, match="every_n_generations"):
         ImageQuality(every_n_generations=0, feature=tiny_features())
     evaluator = ImageEvaluator(tiny_features(), num_samples=8, kid=False, cache_dir=tmp_path)
@@ -141,6 +143,16 @@ def test_classifier_of_another_resolution_is_rejected(tmp_path):
     evaluator = ImageEvaluator("classifier", classifier=str(path), num_samples=8, cache_dir=tmp_path)
     with pytest.raises(ConfigError, match="32x32 images but the data are 28x28"):
         evaluator.prepare(FAKE28, SHAPE28)
+
+
+def test_classifier_fid_without_its_classifier_file_names_the_option_and_how_to_make_one(tmp_path):
+    from evogan_lightning.config import compose
+    from evogan_lightning.train import train
+
+    cfg = compose(["data=fake", "callbacks=[default,classifier_fid]"], output_dir=str(tmp_path / "r"))
+    with pytest.raises(ConfigError, match=r"callbacks\.classifier_fid\.classifier=\.\.\. \(.*train_classifier"):
+        train(cfg)
+    assert not (tmp_path / "r").exists()  # rejected before anything was written
 
 
 def test_plot_history_sparse_rows(tmp_path):
@@ -351,10 +363,9 @@ def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path):
     run_cli(
         [
             "algo=gan",
-            "generations=6",
+            "generations=7",
             "log_every_n_generations=2",
             "callbacks.toy_metrics.every_n_generations=3",
-            "callbacks.toy_metrics.num_samples=500",
             "logger=csv",
             "trainer.enable_progress_bar=false",
             f"hydra.run.dir={run}",
@@ -364,21 +375,23 @@ def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path):
         "history"
     ]
     toy_rows = [r for r in history if "toy/modes_covered" in r]
-    assert [r["generation"] for r in toy_rows] == [3.0, 6.0]
+    assert [r["generation"] for r in toy_rows] == [3.0, 6.0, 7.0]  # every 3 and the last generation
     for row in toy_rows:
         assert 0 <= row["toy/modes_covered"] <= 8 and 0 <= row["toy/high_quality_share"] <= 1
         assert 0 <= row["toy/mode_kl"] <= math.log(8) + 1e-9
     with open(run / "logs" / "metrics.csv") as handle:
         logged = [r for r in csv.DictReader(handle) if r.get("toy/modes_covered")]
-    assert len(logged) == 2
+    assert len(logged) == 3
+    metrics = read_metrics(run)
+    for key in ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl"):
+        assert float(logged[-1][key]) == pytest.approx(metrics[key], rel=1e-6), key  # curve ends at the result
     assert (run / "plots" / "toy_metrics.png").is_file() and (run / "plots" / "losses.png").is_file()
 
     from evogan_lightning.evaluate import main as evaluate_main
 
     assert evaluate_main([f"ckpt_path={run}/checkpoints/last.ckpt", "num_samples=10000"]) == 0
     result = json.loads((run / "checkpoints" / "eval.json").read_text())
-    metrics = read_metrics(run)
-    for key in ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl"):
+    for key in ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl", "toy/protocol"):
         assert result[key] == metrics[key], key  # same samples as train.py's end-of-run evaluation
 
 

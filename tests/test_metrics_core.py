@@ -258,8 +258,13 @@ def test_kernel_inception_distance():
     direct = (k(x, x).sum() - k(x, x).trace() + k(y, y).sum() - k(y, y).trace()) / (m * (m - 1)) - 2 * k(
         x, y
     ).mean()
-    value, zero_std = kernel_inception_distance(x, y, subsets=1, subset_size=1000)
-    assert value == pytest.approx(float(direct), rel=1e-10) and zero_std == 0.0
+    value, no_std = kernel_inception_distance(x, y, subsets=1, subset_size=1000)
+    assert value == pytest.approx(float(direct), rel=1e-10) and math.isnan(no_std)
+    # many subsets that are all the whole sets (subset_size >= N): the same estimate, no spread to report
+    again, whole_std = kernel_inception_distance(x, y, subsets=10, subset_size=50, generator=gen)
+    assert again == pytest.approx(value, rel=1e-10) and math.isnan(whole_std)
+    _, sub_std = kernel_inception_distance(x, y, subsets=10, subset_size=49, generator=gen)
+    assert sub_std > 0
 
 
 # ---------------------------------------------------------------------------------------- stats cache

@@ -1,11 +1,15 @@
 """The data stream: batch g depends only on (seed, g); identical across worker counts and resumes."""
 
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.data.fake import FakeImages
 from evogan_lightning.data.stream import GenerationStream
 from evogan_lightning.data.toy import grid25, ring8
+from evogan_lightning.errors import ConfigError
+from evogan_lightning.scaling import prepare_early
 
 
 def collect(stream, workers=0):
@@ -42,3 +46,12 @@ def test_mixture_geometry():
     x = r.sample(4000, torch.Generator().manual_seed(0))
     d = torch.cdist(x, r.centers).min(dim=1).values
     assert d.max() < 0.02 * 6
+
+
+def test_a_dataset_smaller_than_one_generation_is_rejected_before_training():
+    dm = GANDataModule({"name": "fake", "num_images": 10, "image_size": 8, "channels": 1}, seed=0)
+    dm.batch_size = 64  # what train() sets: the reals one generation needs
+    with pytest.raises(ConfigError, match="has 10 images but one generation needs 64"):
+        prepare_early(dm)  # runs in train() before the Trainer exists
+    dm.batch_size = 10
+    assert prepare_early(dm)

@@ -14,7 +14,8 @@
   appends them to ``module.history`` and hands the last values plus the protocol to ``metrics.json``.
   The extractor lives in the callback, never in the module, so checkpoints stay free of it.
 - :class:`ToyEvaluation`: modes covered, high-quality share and mode KL on toy mixtures every K
-  generations (the curve; the end-of-run numbers on 10k samples come from ``train.toy_eval``).
+  generations and at the end (``metrics.toy.evaluate_toy``, the protocol of ``metrics.json`` and
+  ``evaluate``: with the same ``num_samples`` the curve's last point is the final number).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ..metrics.fid import (
     make_inception_extractor,
 )
 from ..metrics.quantize import check_range, to_rgb, to_uint8
+from ..metrics.toy import TOY_EVAL_SAMPLES, evaluate_toy
 
 STATS_CACHE_ENV = "EVOGAN_STATS_CACHE"
 INCEPTION_MIN_SAMPLES = 2048  # fewer samples than feature dimensions: a singular covariance, biased FID
@@ -135,6 +137,10 @@ class ImageEvaluator:
             )
         self.is_splits, self.kid = int(is_splits), bool(kid)
         self.kid_subsets, self.kid_subset_size = int(kid_subsets), int(kid_subset_size)
+        if self.kid and (self.kid_subsets < 1 or self.kid_subset_size < 2):
+            raise ConfigError(
+                f"KID needs kid_subsets >= 1 and kid_subset_size >= 2, got {kid_subsets} and {kid_subset_size}"
+            )
         self.real_split = str(real_split)
         self.cache = StatsCache(cache_dir or default_cache_dir())
         self.allow_download, self.seed = bool(allow_download), int(seed)
@@ -372,6 +378,8 @@ class ImageEvaluator:
             "dataset": self.info.get("dataset"),
             "quantize": "uint8-round-clamp",
         }
+        if self.kid:
+            parts["kid_subsets"] = f"{self.kid_subsets}x{min(self.kid_subset_size, self.num_samples)}"
         if self.info.get("classifier_test_accuracy") is not None:
             parts["classifier_test_accuracy"] = round(float(self.info["classifier_test_accuracy"]), 4)
         return ";".join(f"{k}={v}" for k, v in parts.items())
@@ -430,11 +438,9 @@ class ImageQuality(L.Callback):
         _log_row(trainer, pl_module, self.last)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if pl_module.generation % self.every == 0:
+        g = pl_module.generation  # the last generation counts too, and is in the final checkpoint's history
+        if g % self.every == 0 or g >= pl_module.max_generations:
             self.run(trainer, pl_module)
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
-        self.run(trainer, pl_module)
 
     def final_metrics(self) -> dict[str, Any]:
         """Last values, the generation they belong to and the protocol (for metrics.json)."""
@@ -450,26 +456,26 @@ class ImageQuality(L.Callback):
 
 class ToyEvaluation(L.Callback):
     """Toy mixtures: log ``toy/modes_covered``, ``toy/high_quality_share``, ``toy/mode_kl`` every
-    ``every_n_generations`` on ``num_samples`` samples of the best individual (fixed noise). Does
-    nothing on image data."""
+    ``every_n_generations`` and at the last generation, on ``num_samples`` samples of the best individual
+    (fixed noise; ``metrics.toy.evaluate_toy``). Does nothing on image data."""
 
-    def __init__(self, every_n_generations: int = 100, num_samples: int = 2000) -> None:
+    def __init__(self, every_n_generations: int = 100, num_samples: int = TOY_EVAL_SAMPLES) -> None:
         if int(every_n_generations) < 1 or int(num_samples) < 1:
             raise ConfigError(
                 f"every_n_generations and num_samples must be >= 1, got {every_n_generations}, {num_samples}"
             )
         self.every, self.num_samples = int(every_n_generations), int(num_samples)
+        self.last_generation = -1
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def run(self, trainer: L.Trainer, pl_module: Any) -> None:
         if pl_module.data_info["kind"] != "toy" or not trainer.is_global_zero:
             return
-        if pl_module.generation % self.every != 0:
+        if pl_module.generation == self.last_generation:
             return
-        from ..data.toy import TOY_MIXTURES
-        from ..metrics.toy import toy_metrics
+        self.last_generation = pl_module.generation
+        _log_row(trainer, pl_module, evaluate_toy(pl_module, self.num_samples))
 
-        mixture = TOY_MIXTURES[pl_module.data_info["name"]]()
-        noise = torch.Generator(device=pl_module.device).manual_seed(pl_module.seed + 1)
-        samples = pl_module.sample(self.num_samples, generator=noise)
-        metrics = toy_metrics(samples, mixture.centers, mixture.std)
-        _log_row(trainer, pl_module, {f"toy/{k}": v for k, v in metrics.items() if k != "num_modes"})
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        g = pl_module.generation  # the last generation counts too, and is in the final checkpoint's history
+        if g % self.every == 0 or g >= pl_module.max_generations:
+            self.run(trainer, pl_module)

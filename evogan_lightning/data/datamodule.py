@@ -88,6 +88,11 @@ class GANDataModule(L.LightningDataModule):
         else:
             self.source = _images().build_dataset(self.name, self.cfg)
 
+    def check_enough_data(self) -> None:
+        """Raise ConfigError now (before the Trainer starts) if the dataset cannot fill one generation."""
+        self.setup()
+        GenerationStream(self.source, self.batch_size, self.seed, 0, 0)
+
     def train_dataloader(self) -> DataLoader:
         self.setup()
         trainer = getattr(self, "trainer", None)

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import IterableDataset, get_worker_info
 
+from ..errors import ConfigError
+
 _MIX = 0x9E3779B97F4A7C15
 
 
@@ -45,7 +47,7 @@ class GenerationStream(IterableDataset):
         self.start, self.stop = int(start), int(stop)
         self.procedural = hasattr(source, "sample")
         if not self.procedural and len(source) < batch_size * world_size:
-            raise ValueError(
+            raise ConfigError(
                 f"the dataset has {len(source)} images but one generation needs {batch_size} real images; "
                 "use a larger dataset or smaller algo.batch_size / algo.eval_batch_size / algo.d_steps"
             )

@@ -183,7 +183,9 @@ def kernel_inception_distance(
         generator: CPU generator for the subset draws (reproducible results).
 
     Returns:
-        ``(mean, std)`` of the subset estimates (std is 0 for a single subset).
+        ``(mean, std)`` of the subset estimates. ``std`` is NaN when the subsets cannot differ (a single
+        subset, or ``subset_size >= N1`` and ``>= N2``: every subset is the whole sets), rather than a
+        spread of 0 that would claim an exact value.
     """
     _check_features(features1, "kernel_inception_distance: features1")
     _check_features(features2, "kernel_inception_distance: features2")
@@ -211,7 +213,8 @@ def kernel_inception_distance(
         within = (k_xx.sum() - k_xx.diagonal().sum() + k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
         estimates.append(within - 2.0 * k_xy.sum() / (m * m))
     values = torch.stack(estimates)
-    std = float(values.std().item()) if subsets > 1 else 0.0
+    whole_sets = m == features1.shape[0] and m == features2.shape[0]
+    std = float(values.std().item()) if subsets > 1 and not whole_sets else float("nan")
     return float(values.mean().item()), std
 
 

@@ -11,14 +11,17 @@ The mixtures themselves (centres, std) live in ``evogan_lightning.data.toy``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["toy_metrics"]
+__all__ = ["TOY_EVAL_SAMPLES", "evaluate_toy", "toy_metrics", "toy_protocol"]
 
 # A mode is covered when it holds at least this fraction of its fair share of high-quality samples.
 COVERAGE_FRACTION = 0.25
+# Samples per evaluation: the curve during training, metrics.json at the end and `evaluate` all use it.
+TOY_EVAL_SAMPLES = 10_000
 
 
 def _check_inputs(samples: Tensor, centers: Tensor, std: float) -> None:
@@ -80,3 +83,22 @@ def toy_metrics(samples: Tensor, centers: Tensor, std: float) -> dict[str, float
         "high_quality_share": float(high_quality.to(torch.float64).mean().item()),
         "mode_kl": mode_kl,
     }
+
+
+def toy_protocol(num_samples: int, seed: int) -> str:
+    """The protocol of ``evaluate_toy`` as one string, recorded next to its numbers."""
+    return f"n={num_samples};high_quality=3std;covered=quarter_fair_share;seed={seed + 1}"
+
+
+def evaluate_toy(module: Any, num_samples: int = TOY_EVAL_SAMPLES) -> dict[str, float]:
+    """``toy/modes_covered``, ``toy/high_quality_share``, ``toy/mode_kl`` of ``module``'s best individual on
+    ``num_samples`` points drawn with a generator seeded ``module.seed + 1`` (fixed noise, so the curve,
+    ``metrics.json`` and ``evaluate`` agree on the same weights). ``module``: a trained EvoGANModule on a
+    toy mixture."""
+    from ..data.toy import TOY_MIXTURES
+
+    mixture = TOY_MIXTURES[module.data_info["name"]]()
+    noise = torch.Generator(device=module.device).manual_seed(module.seed + 1)
+    samples = module.sample(num_samples, generator=noise)
+    metrics = toy_metrics(samples, mixture.centers, mixture.std)
+    return {f"toy/{k}": float(v) for k, v in metrics.items() if k != "num_modes"}
