@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         if n < 1:
             raise ConfigError(f"num_samples must be >= 1, got {n}")
         if Path(args["out"]).suffix != ".npz":  # np.savez would silently append .npz
-            raise ConfigError(f"out must name a .npz file (numpy archive with array `samples`), got {args['out']}")
+            raise ConfigError(
+                f"out must name a .npz file (numpy archive with array `samples`), got {args['out']}"
+            )
         module = load_module(args["ckpt_path"], args["device"])
         gen = torch.Generator(device=module.device).manual_seed(int(args["seed"]))
         samples = module.sample(n, individual=args["individual"], generator=gen)

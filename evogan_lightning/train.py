@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from .algos import get_algorithm
 from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
+from .console import quiet_warnings, tidy_lightning_logging
 from .data.datamodule import GANDataModule
-from .data.toy import TOY_MIXTURES
 from .errors import ConfigError
 from .scaling import hydra_job, prepare_early, resolve_trainer_kwargs
 
@@ -118,6 +117,7 @@ def instantiate_group(group: DictConfig | None, job: dict[str, Any] | None = Non
 def train(cfg: DictConfig) -> float | None:
     """Train one configuration; returns the main metric (toy: modes covered, else the last G loss)."""
     check_required(cfg)
+    tidy_lightning_logging()
     out_dir = Path(cfg.output_dir)
     ensure_writable(out_dir)
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
@@ -151,7 +151,9 @@ def train(cfg: DictConfig) -> float | None:
     datamodule.batch_size = module.reals_per_generation
     prepare_early(datamodule)
 
-    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+    saved = OmegaConf.to_container(cfg, resolve=True)
+    saved["net"]["name"] = module.net_spec.name  # net=auto: record the family it chose
+    OmegaConf.save(OmegaConf.create(saved), out_dir / "config.yaml")
     job = hydra_job()
     trainer_kwargs = resolve_trainer_kwargs(
         dict(plain.get("trainer") or {}), job.get("job_num"), job.get("parallel", False)
@@ -169,13 +171,7 @@ def train(cfg: DictConfig) -> float | None:
         num_sanity_val_steps=0,
     )
     started = time.time()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*`max_epochs` was not set.*")
-        warnings.filterwarnings(
-            "ignore", message=".*resuming from a checkpoint that ended before the epoch.*"
-        )
-        warnings.filterwarnings("ignore", message=".*is an invalid `training_step` return.*")
+    with quiet_warnings():
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path or None)
     if trainer.interrupted:
         print(f"training interrupted at generation {module.generation}; output directory: {out_dir}")

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 from conftest import FAST, read_metrics, run_cli
 
 
@@ -39,6 +40,9 @@ def gan_run(tmp_path_factory):
 def test_default_run_writes_outputs(gan_run):
     assert (gan_run / "checkpoints" / "last.ckpt").is_file()
     assert (gan_run / "config.yaml").is_file() and (gan_run / ".hydra" / "config.yaml").is_file()
+    saved = OmegaConf.load(gan_run / "config.yaml")
+    assert saved.net.name == "mlp" and saved.algo.name == "gan"  # net=auto is saved as the family it chose
+    assert read_metrics(gan_run)["toy/protocol"].startswith("n=10000;")  # the number comes with its protocol
     assert (gan_run / "samples.png").stat().st_size > 1000
     assert (gan_run / "logs" / "metrics.csv").is_file()
     m = read_metrics(gan_run)

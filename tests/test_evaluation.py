@@ -150,7 +150,9 @@ def test_classifier_fid_without_its_classifier_file_names_the_option_and_how_to_
     from evogan_lightning.train import train
 
     cfg = compose(["data=fake", "callbacks=[default,classifier_fid]"], output_dir=str(tmp_path / "r"))
-    with pytest.raises(ConfigError, match=r"callbacks\.classifier_fid\.classifier=\.\.\. \(.*train_classifier"):
+    with pytest.raises(
+        ConfigError, match=r"callbacks\.classifier_fid\.classifier=\.\.\. \(.*train_classifier"
+    ):
         train(cfg)
     assert not (tmp_path / "r").exists()  # rejected before anything was written
 
@@ -384,7 +386,9 @@ def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path):
     assert len(logged) == 3
     metrics = read_metrics(run)
     for key in ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl"):
-        assert float(logged[-1][key]) == pytest.approx(metrics[key], rel=1e-6), key  # curve ends at the result
+        assert float(logged[-1][key]) == pytest.approx(metrics[key], rel=1e-6), (
+            key
+        )  # curve ends at the result
     assert (run / "plots" / "toy_metrics.png").is_file() and (run / "plots" / "losses.png").is_file()
 
     from evogan_lightning.evaluate import main as evaluate_main

@@ -178,6 +178,11 @@ def prepare_dataset(name: str, cfg: Mapping[str, Any]) -> None:
     if files is not None:
         return
     message = _missing_message(name, cfg, folders)
+    if name == "fashion_mnist":  # offline: Debian packages the four files
+        message += (
+            " On Debian/Ubuntu, `apt-get install dataset-fashion-mnist` installs them under "
+            "/usr/share/datasets/fashion-mnist (then data.root=/usr/share/datasets/fashion-mnist)."
+        )
     if name == "image_folder":
         raise ConfigError(message + " Point data.root=DIR at a folder of images.")
     if not cfg.get("download", True):

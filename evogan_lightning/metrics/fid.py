@@ -453,11 +453,11 @@ def _resolve_weights(weights_path: str | os.PathLike | None) -> tuple[Path | Non
 
 def _how_to_provide_weights() -> str:
     return (
-        f"pass a local file as weights_path (the metric config's Inception weights option) or set "
+        f"pass a local file (training: callbacks.fid.weights_path=FILE; evaluate: weights_path=FILE) or set "
         f"{INCEPTION_WEIGHTS_ENV}=/path/to/{INCEPTION_WEIGHTS_FILENAME}; torch-fidelity downloads that file "
         f"from {INCEPTION_WEIGHTS_URL} into {inception_weights_cache_path()} (needs internet). Without "
-        "Inception weights use the classifier-feature FID (evogan_lightning.metrics.classifier), "
-        "labelled as such"
+        "Inception weights use the classifier-feature FID (callbacks=[default,classifier_fid] during "
+        "training, classifier=FILE in evaluate; labelled classifier_fid)"
     )
 
 

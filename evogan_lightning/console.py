@@ -1,0 +1,57 @@
+"""A readable console for training runs: each Lightning message once, and no notices that do not apply.
+
+Under Hydra, Lightning's info lines went out twice (its own handler, then Hydra's root handler) and every
+run printed advice that does not apply here: a cloud-logging tip, a ``weights_only`` notice about our own
+checkpoints, and warnings about Lightning features this project does not use (epochs, per-step logging,
+``IterableDataset`` length: the stream is one batch per generation by construction).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+
+# Lightning log lines that say nothing about this run.
+NOISE_LOG_LINES = ("litlogger", "`weights_only` was not set")
+
+# Lightning warnings about features this project does not use (regular expressions, as warnings filters).
+NOISE_WARNINGS = (
+    ".*does not have many workers.*",  # one generated batch per step: workers do not help
+    ".*`max_epochs` was not set.*",  # runs are measured in generations
+    ".*resuming from a checkpoint that ended before the epoch.*",  # the stream has no epochs
+    ".*is an invalid `training_step` return.*",  # manual optimisation returns nothing
+    ".*`IterableDataset` has `__len__` defined.*",  # the stream's length is exact for any worker count
+    ".*smaller than the logging interval.*",  # we log every log_every_n_generations ourselves
+    ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*",  # inside Lightning, with a newer torch
+)
+
+_LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(noise in message for noise in NOISE_LOG_LINES)
+
+
+def tidy_lightning_logging() -> None:
+    """Each Lightning log line once (its own handlers, not also the root's), without ``NOISE_LOG_LINES``.
+    Idempotent."""
+    for name in _LIGHTNING_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.handlers:
+            logger.propagate = False
+        for handler in logger.handlers:
+            if not any(isinstance(f, _DropNoise) for f in handler.filters):
+                handler.addFilter(_DropNoise())
+
+
+@contextlib.contextmanager
+def quiet_warnings() -> Iterator[None]:
+    """Ignore ``NOISE_WARNINGS`` inside the block; every other warning still shows."""
+    with warnings.catch_warnings():
+        for pattern in NOISE_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
+        yield

@@ -1,0 +1,63 @@
+"""The training console: each Lightning line once, known noise dropped, other warnings kept."""
+
+import logging
+import warnings
+
+from evogan_lightning.console import quiet_warnings, tidy_lightning_logging
+
+
+class Collect(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_lightning_lines_reach_one_handler_once_without_the_noise():
+    import lightning  # noqa: F401  (installs Lightning's own handlers)
+
+    top, pl = logging.getLogger("lightning"), logging.getLogger("lightning.pytorch")
+    assert top.handlers, "Lightning no longer installs its own handler; revisit console.py"
+    saved = (top.propagate, pl.propagate, pl.handlers[:])
+    # The state under `python -m evogan_lightning`: Hydra set up the root logger before lightning.pytorch was
+    # imported, so lightning.pytorch has no handler and every line went through "lightning" AND the root.
+    top.propagate, pl.propagate, pl.handlers = True, True, []
+    root, hydra_like, lightning_like = logging.getLogger(), Collect(), Collect()
+    root.addHandler(hydra_like)
+    top.addHandler(lightning_like)
+    try:
+        log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+        log.info("before")
+        tidy_lightning_logging()
+        tidy_lightning_logging()  # idempotent
+        log.info("GPU available: False, used: False")
+    finally:
+        root.removeHandler(hydra_like)
+        top.removeHandler(lightning_like)
+        top.propagate, pl.propagate, pl.handlers = saved
+    assert hydra_like.messages == ["before"]  # after: not printed a second time through the root handler
+    assert lightning_like.messages == ["before", "GPU available: False, used: False"]
+
+    def passes(handler, msg):
+        return bool(handler.filter(logging.makeLogRecord({"msg": msg})))
+
+    for h in top.handlers:
+        assert sum(type(f).__name__ == "_DropNoise" for f in h.filters) == 1
+        assert passes(h, "GPU available: False, used: False")
+        assert not passes(h, "💡 Tip: For seamless cloud logging ... try installing [litlogger]")
+        assert not passes(h, "`weights_only` was not set, defaulting to `False`.")
+
+
+def test_quiet_warnings_drops_only_the_listed_noise():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with quiet_warnings():
+            warnings.warn(
+                "Your `IterableDataset` has `__len__` defined. In combination with ...", stacklevel=1
+            )
+            warnings.warn("the FID classifier was trained on mnist, the data are fashion_mnist", stacklevel=1)
+    assert [str(w.message) for w in caught] == [
+        "the FID classifier was trained on mnist, the data are fashion_mnist"
+    ]
