@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 from conftest import FAST, read_metrics, run_cli
+from omegaconf import OmegaConf
 
 
 def state_of(ckpt_path: Path) -> dict:
