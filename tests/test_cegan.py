@@ -80,7 +80,7 @@ def test_crossover_starts_from_fitter_parent_and_leaves_parents_alone(tmp_path):
 
     m.backend.distill = distill
     z = m.make_noise(n)
-    cand, _ = m.crossover(mutants, z, None)
+    cand, _, other = m.crossover(mutants, z, None)
     assert seen["rows"] == slice(4, 6)
     # pairs: (0,2) then (0,1); the fitter parent is mutant 0 (slot 1) both times
     assert torch.equal(seen["params"], before["p"][[1, 1]])
@@ -89,6 +89,9 @@ def test_crossover_starts_from_fitter_parent_and_leaves_parents_alone(tmp_path):
     want0 = torch.where((logits[0] > logits[2]).unsqueeze(1), samples[0], samples[2])
     want1 = torch.where((logits[0] > logits[1]).unsqueeze(1), samples[0], samples[1])
     assert torch.equal(seen["teacher"][0], want0) and torch.equal(seen["teacher"][1], want1)
+    # both children start from mutant 0: the rows the other parent (2, then 1) teaches
+    taught_by_other = torch.cat([logits[0] <= logits[2], logits[0] <= logits[1]]).float().mean()
+    assert other.item() == pytest.approx(taught_by_other.item())
     # crossover never modifies its parents (mutant rows and their cached samples/logits)
     assert torch.equal(pop.params[:4], before["p"]) and torch.equal(pop.exp_avg[:4], before["m"])
     assert torch.equal(pop.step[:4], before["s"])
@@ -103,10 +106,10 @@ def test_real_crossover_step_moves_child_towards_teacher(tmp_path):
     m.mutate()
     z = m.make_noise(32)
     mutants = m.evaluate(m.rows(0, 3), z.expand(3, *z.shape), m.mutation_names, None)
-    cand, loss = m.crossover(mutants, z, None)
+    cand, loss, other = m.crossover(mutants, z, None)
     fitter = int(torch.argmax(mutants.fitness))
     assert pop.step[4].item() == pop.step[1 + fitter].item() + 1  # fitter parent's Adam state + 1 step
-    assert torch.isfinite(loss).all() and torch.isfinite(cand.fitness).all()
+    assert torch.isfinite(loss).all() and torch.isfinite(cand.fitness).all() and 0 <= other.item() <= 1
     assert cand.fitness.item() == pytest.approx(cand.logits.mean().item())  # mean logit, fresh noise
 
 

@@ -22,7 +22,13 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..evolution.crossover import fitter_parent, max_crossover_children, rank_pairs, teacher_samples
+from ..evolution.crossover import (
+    fitter_parent,
+    max_crossover_children,
+    other_parent_share,
+    rank_pairs,
+    teacher_samples,
+)
 from .egan import EGAN, Candidates
 
 FITNESS = ("cegan", "egan")
@@ -75,10 +81,10 @@ class CEGAN(EGAN):
 
     def crossover(
         self, mutants: Candidates, z_shared: Tensor, real_grad: Tensor | None
-    ) -> tuple[Candidates, Tensor]:
+    ) -> tuple[Candidates, Tensor, Tensor]:
         """The n_c crossover children (C-filtered knowledge distillation), evaluated on fresh noise.
         Reads the mutants' cached samples/logits on ``z_shared`` [n, latent]; never modifies the mutants.
-        Returns (candidates, distillation losses [n_c])."""
+        Returns (candidates, distillation losses [n_c], share of rows taught by the other parent)."""
         pop, n_c = self.generators, self.n_c
         pairs = rank_pairs(mutants.fitness, n_c)  # [n_c, 2]
         start = fitter_parent(pairs, mutants.fitness)  # [n_c] mutant indices
@@ -90,7 +96,8 @@ class CEGAN(EGAN):
         )
         loss = self.backend.distill(rows, z_shared.expand(n_c, *z_shared.shape), teacher)
         cand = self.evaluate(rows, self.evaluation_noise(n_c), ["crossover"] * n_c, real_grad)
-        return cand, loss
+        other = other_parent_share(pairs, start, mutants.logits[p], mutants.logits[q])
+        return cand, loss, other
 
     def generation_step(self, real: Tensor) -> dict[str, Tensor]:
         real_d, real_fit = self.split_real(real)
@@ -104,9 +111,10 @@ class CEGAN(EGAN):
         parts = [mutants]
         stats: dict[str, Tensor] = {}
         if self.n_c > 0:
-            children, x_loss = self.crossover(mutants, z_shared, real_grad)
+            children, x_loss, other = self.crossover(mutants, z_shared, real_grad)
             parts.append(children)
             stats["loss/crossover"] = x_loss.mean()
+            stats["crossover/other_parent_share"] = other
         selection = self.a("selection", "comprehensive")
         if selection == "children_only":
             parts = parts[1:]

@@ -2,7 +2,7 @@
 
 Written to ``<out_dir>/plots/``: ``losses.png`` (``loss/*``), ``fitness.png`` (``fitness/*``, when the
 algorithm logs fitness), ``quality.png`` (``val/*`` FID/KID/IS, when an evaluation callback ran),
-``toy_metrics.png`` (``toy/*`` curves) and, for image data, ``intensity_histogram.png`` (real vs generated
+``toy_metrics.png`` (``toy/*`` curves), ``crossover.png`` (CE-GAN: share of rows taught by the other parent) and, for image data, ``intensity_histogram.png`` (real vs generated
 pixel intensities). Each PNG also goes to W&B / TensorBoard through ``samples.log_image``.
 """
 
@@ -25,6 +25,7 @@ HISTORY_PLOTS = {
     "fitness/": ("fitness", "fitness over generations"),
     "val/": ("quality", "sample quality (FID / KID / IS)"),
     "toy/": ("toy_metrics", "toy mixture metrics"),
+    "crossover/": ("crossover", "crossover: share of rows taught by the other parent"),
 }
 
 

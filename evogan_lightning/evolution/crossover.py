@@ -57,6 +57,18 @@ def teacher_samples(x_p: Tensor, x_q: Tensor, d_p: Tensor, d_q: Tensor) -> Tenso
     return torch.where(wins, x_p, x_q)
 
 
+def other_parent_share(pairs: Tensor, start: Tensor, d_p: Tensor, d_q: Tensor) -> Tensor:
+    """Share of noise rows whose teacher is the parent a child did NOT start from (a diagnostic).
+
+    ``pairs`` [n_c, 2]; ``start`` [n_c] (``fitter_parent``); ``d_p``, ``d_q`` [n_c, n]: the pair's logits.
+    0 means the fitter parent's sample won every row: the teacher equals the child's own output, the
+    distillation loss is 0 and the child differs from that parent only by Adam's momentum step. Returns a
+    scalar tensor (no host sync)."""
+    p_teaches = d_p > d_q  # the rule of teacher_samples
+    started_from_p = (start == pairs[:, 0]).unsqueeze(1)
+    return (p_teaches != started_from_p).float().mean()
+
+
 def distillation_loss(student: Tensor, teacher: Tensor) -> Tensor:
     """MSE(student, teacher), the mean over all elements; no gradient flows into the teacher."""
     return (student - teacher.detach()).pow(2).mean()
