@@ -54,6 +54,12 @@ def parse_args(argv: list[str], defaults: dict[str, Any], usage: str = USAGE) ->
     unknown = set(given) - set(defaults)
     if unknown:
         raise ConfigError(f"unknown argument(s) {sorted(unknown)}; valid: {sorted(defaults)}")
+    for key, value in given.items():  # a value must have its default's type (ints: whole numbers)
+        default = defaults[key]
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        if type(default) is int and not (isinstance(value, int) and not isinstance(value, bool)):
+            raise ConfigError(f"{key} must be a whole number, got {value!r}")
     return {**defaults, **given}
 
 

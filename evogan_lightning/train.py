@@ -18,7 +18,7 @@ from .algos import get_algorithm
 from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
 from .console import quiet_warnings, tidy_lightning_logging
 from .data.datamodule import GANDataModule
-from .errors import ConfigError
+from .errors import ConfigError, DivergedError
 from .scaling import hydra_job, prepare_early, resolve_trainer_kwargs
 
 
@@ -49,6 +49,18 @@ def check_required(cfg: DictConfig) -> None:
     if missing:
         hints = [f"{key}=... ({REQUIRED_HINTS.get(key, 'required')})" for key in missing]
         raise ConfigError(f"missing required value(s); add {', '.join(hints)} to the command line")
+
+
+def checkpoint_note(out_dir: Path) -> str:
+    """Where the run's last checkpoint is (and its generation), or that it has none; for error messages."""
+    last = out_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return f"No checkpoint was written before that (output directory: {out_dir})."
+    try:
+        generation = torch.load(last, map_location="cpu", weights_only=False)[CHECKPOINT_KEY]["generation"]
+    except Exception:  # unreadable: still say where it is
+        return f"The last good checkpoint is {last}."
+    return f"The last good checkpoint is {last} (generation {generation})."
 
 
 def module_config(cfg: dict[str, Any], data_info: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +136,10 @@ def train(cfg: DictConfig) -> float | None:
     generations = plain.get("generations")
     if not isinstance(generations, int) or generations < 1:
         raise ConfigError(f"generations must be an integer >= 1, got {generations!r}")
-    L.seed_everything(int(plain["seed"]), workers=True, verbose=False)
+    seed = plain.get("seed")
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32):
+        raise ConfigError(f"seed must be a whole number in [0, 2**32), got {seed!r}")
+    L.seed_everything(seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision(plain.get("matmul_precision", "highest"))
 
     try:
@@ -171,8 +186,11 @@ def train(cfg: DictConfig) -> float | None:
         num_sanity_val_steps=0,
     )
     started = time.time()
-    with quiet_warnings():
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path or None)
+    try:
+        with quiet_warnings():
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path or None)
+    except DivergedError as err:
+        raise DivergedError(f"{err} {checkpoint_note(out_dir)}") from err
     if trainer.interrupted:
         print(f"training interrupted at generation {module.generation}; output directory: {out_dir}")
         return None

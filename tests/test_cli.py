@@ -106,6 +106,8 @@ def test_sample_cli_rejects_an_output_that_is_not_npz(tmp_path, capsys):
 
     assert main([f"ckpt_path={tmp_path}/any.ckpt", f"out={tmp_path}/img.png"]) == 2
     assert "out must name a .npz file" in capsys.readouterr().err
+    assert main([f"ckpt_path={tmp_path}/any.ckpt", "num_samples=abc"]) == 2
+    assert "num_samples must be a whole number, got 'abc'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
@@ -136,6 +138,8 @@ def test_multirun_four_jobs(tmp_path):
         (["net=nope"], "Could not find 'net/nope'"),
         (["generations=0"], "generations must be an integer >= 1"),
         (["algo.population_size=0"], "population_size must be >= 1"),
+        (["algo.population_size=abc"], "population_size must be >= 1 (a whole number), got 'abc'"),
+        (["seed=-1"], "seed must be a whole number in [0, 2**32)"),
         (["algo.d_steps=0"], "algo.d_steps must be >= 1"),
         (["net=mlp", "net.hiden=3"], "Could not override 'net.hiden'"),
         (["net=mlp", "+net.hiden=3"], "unknown option(s) ['hiden']"),

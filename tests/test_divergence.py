@@ -9,7 +9,14 @@ from evogan_lightning.errors import DivergedError
 from evogan_lightning.train import train
 
 
-def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "every,says",
+    [
+        (2, r"last good checkpoint is .*last.ckpt \(generation 4\)"),
+        (500, "No checkpoint was written before that"),
+    ],
+)
+def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, every, says):
     original = GAN.generation_step
 
     def poisoned(self, real):
@@ -24,14 +31,18 @@ def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
             "algo=gan",
             "generations=20",
             "log_every_n_generations=3",
-            "callbacks.checkpoint.every_n_generations=2",
+            f"callbacks.checkpoint.every_n_generations={every}",
             "logger=none",
             "trainer.enable_progress_bar=false",
         ],
         output_dir=str(tmp_path),
     )
-    with pytest.raises(DivergedError, match="diverged"):
+    with pytest.raises(DivergedError, match="diverged.*" + says):
         train(cfg)
+    assert not (tmp_path / "metrics.json").exists()
+    if every > 20:
+        assert not (tmp_path / "checkpoints" / "last.ckpt").exists()  # and the message did not claim one
+        return
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["evogan"]["generation"] == 4  # saved before the NaN; generation 6's save was refused
     assert not (tmp_path / "metrics.json").exists()

@@ -150,7 +150,9 @@ def test_dcgan_init_and_mnist_default_init():
         (egan32, (3, 28, 28), ["(3, 28, 28)", "data.image_size=32", "net=mnist28"]),
         (egan32, (4, 32, 32), ["(4, 32, 32)", "1 or 3 channels", "data.channels"]),
         (egan32, (32, 32, 3), ["(32, 32, 3)", "data.image_size=32"]),
-        (egan32, (2,), ["(2,)", "net=auto"]),
+        (egan32, (2,), ["(2,)", "toy data: use net=mlp (or net=auto)"]),
+        (mnist28, (2,), ["(2,)", "toy data: use net=mlp"]),
+        (dcgan64, (2,), ["(2,)", "toy data: use net=mlp"]),
         (
             mnist28,
             (1, 32, 32),

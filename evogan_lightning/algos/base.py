@@ -102,21 +102,24 @@ class EvoGANModule(L.LightningModule):
 
     def validate_common(self) -> None:
         """Checks shared by every algorithm (raised before training starts)."""
-        for key in ("batch_size", "d_steps"):
-            v = self.a(key)
-            _require(v is not None and int(v) >= 1, f"algo.{key} must be >= 1, got {v}")
+        for key, default in (("batch_size", None), ("d_steps", None), ("population_size", 1)):
+            v = self.a(key, default)
+            _require(_is_int(v) and v >= 1, f"algo.{key} must be >= 1 (a whole number), got {v!r}")
         for key in ("lr_g", "lr_d"):
             v = self.a(key)
-            _require(v is not None and float(v) > 0, f"algo.{key} must be > 0, got {v}")
+            _require(_is_number(v) and v > 0, f"algo.{key} must be a number > 0, got {v!r}")
         betas = self.a("betas", (0.5, 0.999))
         _require(
-            len(betas) == 2 and all(0.0 <= float(b) < 1.0 for b in betas),
-            f"algo.betas must be two numbers in [0, 1), got {betas}",
+            isinstance(betas, (list, tuple))
+            and len(betas) == 2
+            and all(_is_number(b) and 0.0 <= b < 1.0 for b in betas),
+            f"algo.betas must be two numbers in [0, 1), got {betas!r}",
         )
-        gp = float(self.a("gradient_penalty", 0.0))
-        _require(gp >= 0 and math.isfinite(gp), f"algo.gradient_penalty must be >= 0 (0 = off), got {gp}")
-        pop = self.a("population_size", 1)
-        _require(pop is not None and int(pop) >= 1, f"algo.population_size must be >= 1, got {pop}")
+        gp = self.a("gradient_penalty", 0.0)
+        _require(
+            _is_number(gp) and gp >= 0 and math.isfinite(gp),
+            f"algo.gradient_penalty must be a number >= 0 (0 = off), got {gp!r}",
+        )
         graph = self.a("cuda_graph", False)
         _require(isinstance(graph, bool), f"algo.cuda_graph must be true or false, got {graph!r}")
         _require(
@@ -331,13 +334,13 @@ class EvoGANModule(L.LightningModule):
             raise DivergedError(f"{ALL_DIVERGED} (detected at generation {self.generation})")
         if nonfinite:
             raise DivergedError(
-                f"training diverged (NaN/Inf loss) by generation {self.generation}; the last good "
-                "checkpoint was kept. Try a lower learning rate, gradient_penalty, or another seed."
+                f"training diverged (NaN/Inf loss) by generation {self.generation}. Try a lower learning "
+                "rate, gradient_penalty, or another seed."
             )
 
     def record(self, stats: Mapping[str, Tensor | float]) -> None:
         """Send scalar stats to the progress bar and every logger, with ``generation`` as the step."""
-        row = {k: float(v) for k, v in stats.items()}
+        row = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in stats.items()}
         row["generation"] = float(self.generation)
         self._last_stats = row
         self.history.append(row)
@@ -447,6 +450,15 @@ class EvoGANModule(L.LightningModule):
         self.operator_counts = dict(state.get("operator_counts", {}))
         self.history = list(state.get("history", []))
         self._last_stats = dict(state.get("last_stats", {}))
+
+
+def _is_int(value: Any) -> bool:
+    """A whole number from the config (not a bool, a float or a string such as ``abc``)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_architecture(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:

@@ -50,7 +50,7 @@ def check_vmappable(pop: Population) -> None:
             raise NotVmappable(
                 f"the generator has batch norm with running statistics ({name or type(module).__name__}); "
                 "the batched backend cannot update per-member running stats under vmap. Use algo.backend=loop "
-                "(or auto, which falls back to loop), or a generator without batch norm (e.g. net=egan32)"
+                "(or auto, which falls back to loop); of the image nets only net=egan32 (32x32) has no batch norm"
             )
 
 

@@ -14,8 +14,8 @@ from ..errors import DivergedError
 from .population import Population
 
 ALL_DIVERGED = (
-    "every candidate of a generation diverged (NaN/Inf loss or fitness); the last good checkpoint was "
-    "kept. Try a lower learning rate, gradient_penalty, or another seed."
+    "every candidate of a generation diverged (NaN/Inf loss or fitness). Try a lower learning rate, "
+    "gradient_penalty, or another seed."
 )
 
 

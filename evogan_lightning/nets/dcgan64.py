@@ -33,7 +33,9 @@ def check_shape(shape: tuple[int, ...]) -> None:
     shape = tuple(shape)
     if len(shape) == 3 and shape[0] in CHANNELS and shape[1] == shape[2] and shape[1] in SIZES:
         return
-    if len(shape) == 3 and shape[1] == shape[2] and shape[1] in SIZES:
+    if len(shape) == 1:
+        fix = "this is 2-d toy data: use net=mlp (or net=auto)"
+    elif len(shape) == 3 and shape[1] == shape[2] and shape[1] in SIZES:
         fix = "set data.channels=3 (or 1)"
     elif len(shape) == 3 and shape[1] == shape[2] and shape[-1] in _OTHER_FAMILY:
         fix = f"set data.image_size=64 (or 128) or choose net={_OTHER_FAMILY[shape[-1]]} (or net=auto)"
