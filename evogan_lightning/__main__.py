@@ -9,7 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from .config import config_dir
-from .errors import ConfigError, DivergedError
+from .errors import ConfigError, DivergedError, StoppedByUser
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
@@ -19,6 +19,9 @@ def main(cfg: DictConfig) -> float | None:
 
     try:
         return train(cfg)
+    except StoppedByUser as stop:  # checkpoint saved; exit like an interrupted program (also ends a sweep)
+        print(stop, file=sys.stderr)
+        sys.exit(130)
     except (ConfigError, FileNotFoundError, DivergedError) as err:
         if os.environ.get("EVOGAN_TRACEBACK"):
             raise

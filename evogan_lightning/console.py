@@ -1,4 +1,5 @@
-"""A readable console for training runs: each Lightning message once, and no notices that do not apply.
+"""The terminal side of a training run: each Lightning message once, no notices that do not apply, and a
+Ctrl-C that finishes the current generation and saves a checkpoint instead of losing the work.
 
 Under Hydra, Lightning's info lines went out twice (its own handler, then Hydra's root handler) and every
 run printed advice that does not apply here: a cloud-logging tip, a ``weights_only`` notice about our own
@@ -10,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import sys
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 # Lightning log lines that say nothing about this run.
 NOISE_LOG_LINES = ("litlogger", "`weights_only` was not set")
@@ -56,3 +60,29 @@ def quiet_warnings() -> Iterator[None]:
         for pattern in NOISE_WARNINGS:
             warnings.filterwarnings("ignore", message=pattern)
         yield
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(request_stop: Callable[[], None]) -> Iterator[None]:
+    """Inside the block the first Ctrl-C calls ``request_stop()`` (the run then stops at the end of the
+    current generation and saves its checkpoint); a second Ctrl-C aborts at once (KeyboardInterrupt).
+    Only in the main thread of a single process (several ranks must stop at the same generation)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next Ctrl-C aborts
+        print(
+            "\nCtrl-C: stopping after this generation and saving a checkpoint (press Ctrl-C again to abort now)",
+            file=sys.stderr,
+            flush=True,
+        )
+        request_stop()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

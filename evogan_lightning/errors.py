@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class DivergedError(RuntimeError):
     """Training produced NaN/Inf losses or every individual diverged; the last good checkpoint is kept."""
+
+
+class StoppedByUser(KeyboardInterrupt):
+    """Ctrl-C stopped the run at a generation boundary; its checkpoint was saved (the message says where)."""

@@ -3,6 +3,7 @@ and write ``metrics.json`` and the resolved config into the output directory."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -16,9 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from .algos import get_algorithm
 from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
-from .console import quiet_warnings, tidy_lightning_logging
+from .console import quiet_warnings, stop_on_interrupt, tidy_lightning_logging
 from .data.datamodule import GANDataModule
-from .errors import ConfigError, DivergedError
+from .errors import ConfigError, DivergedError, StoppedByUser
 from .scaling import hydra_job, prepare_early, resolve_trainer_kwargs
 
 
@@ -186,13 +187,21 @@ def train(cfg: DictConfig) -> float | None:
         num_sanity_val_steps=0,
     )
     started = time.time()
+    graceful = stop_on_interrupt(module.request_stop) if trainer.world_size == 1 else contextlib.nullcontext()
     try:
-        with quiet_warnings():
+        with quiet_warnings(), graceful:
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path or None)
     except DivergedError as err:
         raise DivergedError(f"{err} {checkpoint_note(out_dir)}") from err
-    if trainer.interrupted:
-        print(f"training interrupted at generation {module.generation}; output directory: {out_dir}")
+    if module.generation < module.max_generations:  # Ctrl-C (graceful, or Lightning's own handling)
+        message = (
+            f"training stopped at generation {module.generation} of {module.max_generations}. "
+            f"{checkpoint_note(out_dir)} Continue with: python -m evogan_lightning <the same overrides> "
+            f"ckpt_path={out_dir / 'checkpoints' / 'last.ckpt'} generations={module.max_generations}"
+        )
+        if module.stop_requested:
+            raise StoppedByUser(message)
+        print(message)
         return None
 
     metrics = end_of_run_metrics(module)

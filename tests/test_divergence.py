@@ -5,7 +5,7 @@ import torch
 
 from evogan_lightning.algos.gan import GAN
 from evogan_lightning.config import compose
-from evogan_lightning.errors import DivergedError
+from evogan_lightning.errors import DivergedError, StoppedByUser
 from evogan_lightning.train import train
 
 
@@ -46,3 +46,35 @@ def test_nan_stops_run_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, eve
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["evogan"]["generation"] == 4  # saved before the NaN; generation 6's save was refused
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_ctrl_c_finishes_the_generation_saves_and_the_run_resumes(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    original = GAN.generation_step
+
+    def interrupted(self, real):
+        if self.generation == 5:  # Ctrl-C arrives in the middle of generation 6
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(self, real)
+
+    monkeypatch.setattr(GAN, "generation_step", interrupted)
+    common = ["algo=gan", "logger=none", "trainer.enable_progress_bar=false"]
+    with pytest.raises(StoppedByUser, match="training stopped at generation 6 of 20.*generations=20"):
+        train(compose([*common, "generations=20"], output_dir=str(tmp_path)))
+    assert "stopping after this generation" in capsys.readouterr().err
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=False)["evogan"]["generation"] == 6
+    assert not (tmp_path / "metrics.json").exists()  # the run is not finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler was restored
+
+    monkeypatch.setattr(GAN, "generation_step", original)
+    resumed = compose([*common, "generations=20", f"ckpt_path={last}"], output_dir=str(tmp_path / "more"))
+    train(resumed)
+    assert (
+        torch.load(tmp_path / "more" / "checkpoints" / "last.ckpt", weights_only=False)["evogan"][
+            "generation"
+        ]
+        == 20
+    )

@@ -93,6 +93,7 @@ class EvoGANModule(L.LightningModule):
         self._no_survivor = torch.zeros((), dtype=torch.bool)  # every candidate of a generation diverged
         self._graph: GraphedGeneration | None = None
         self._in_generation = False
+        self.stop_requested = False  # set by Ctrl-C (console.stop_on_interrupt): stop after this generation
         self._last_stats: dict[str, float] = {}
 
     # ------------------------------------------------------------------ config
@@ -300,8 +301,12 @@ class EvoGANModule(L.LightningModule):
         ):
             self.check_finite()
             self.record(stats)
-        if self.generation >= self.max_generations:
+        if self.generation >= self.max_generations or self.stop_requested:
             self.trainer.should_stop = True
+
+    def request_stop(self) -> None:
+        """Stop at the end of the current generation (the checkpoint callback then saves it)."""
+        self.stop_requested = True
 
     def sync_populations(self) -> None:
         """Multi-device: survivors are decided on rank 0 and broadcast, so every rank continues from the
