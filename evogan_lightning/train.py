@@ -20,6 +20,7 @@ from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
 from .console import quiet_warnings, stop_on_interrupt, tidy_lightning_logging
 from .data.datamodule import GANDataModule
 from .errors import ConfigError, DivergedError, StoppedByUser
+from .resume import resume_config, typed_overrides
 from .scaling import hydra_job, prepare_early, resolve_trainer_kwargs
 
 
@@ -77,8 +78,9 @@ def module_config(cfg: dict[str, Any], data_info: dict[str, Any]) -> dict[str, A
     }
 
 
-def load_checkpoint_meta(path: str) -> dict[str, Any]:
-    """Read a checkpoint's evogan section (on the CPU), with clear errors for missing/foreign files."""
+def load_checkpoint_meta(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A checkpoint's evogan section and the module config it was trained with (read on the CPU), with
+    clear errors for missing/foreign files."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"ckpt_path {path} does not exist; pass the path of a last.ckpt written by a run")
@@ -88,7 +90,7 @@ def load_checkpoint_meta(path: str) -> dict[str, Any]:
         raise ConfigError(f"cannot read checkpoint {path}: {err}") from err
     if CHECKPOINT_KEY not in ckpt:
         raise ConfigError(f"{path} is not an evogan_lightning checkpoint (no '{CHECKPOINT_KEY}' section)")
-    return ckpt[CHECKPOINT_KEY]
+    return ckpt[CHECKPOINT_KEY], dict(ckpt.get("hyper_parameters", {}).get("cfg", {}))
 
 
 def build_module(cfg: dict[str, Any], data_info: dict[str, Any]) -> EvoGANModule:
@@ -137,6 +139,11 @@ def train(cfg: DictConfig) -> float | None:
     generations = plain.get("generations")
     if not isinstance(generations, int) or generations < 1:
         raise ConfigError(f"generations must be an integer >= 1, got {generations!r}")
+    ckpt_path = plain.get("ckpt_path")
+    if ckpt_path:  # continue the run as it was trained: its algo/net/data/seed, plus what was typed now
+        meta, trained_with = load_checkpoint_meta(ckpt_path)
+        if trained_with:
+            plain = resume_config(plain, trained_with, typed_overrides())
     seed = plain.get("seed")
     if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32):
         raise ConfigError(f"seed must be a whole number in [0, 2**32), got {seed!r}")
@@ -152,9 +159,7 @@ def train(cfg: DictConfig) -> float | None:
         raise ConfigError(str(err)) from err
     module = build_module(plain, data_info)
 
-    ckpt_path = plain.get("ckpt_path")
     if ckpt_path:
-        meta = load_checkpoint_meta(ckpt_path)
         mismatch = check_architecture(meta["architecture"], module.architecture())
         if mismatch:
             raise ConfigError(mismatch)
@@ -167,8 +172,11 @@ def train(cfg: DictConfig) -> float | None:
     datamodule.batch_size = module.reals_per_generation
     prepare_early(datamodule)
 
-    saved = OmegaConf.to_container(cfg, resolve=True)
-    saved["net"]["name"] = module.net_spec.name  # net=auto: record the family it chose
+    saved = {
+        **OmegaConf.to_container(cfg, resolve=True),
+        **{k: plain[k] for k in ("algo", "net", "data", "seed")},
+    }
+    saved["net"] = {**saved["net"], "name": module.net_spec.name}  # net=auto: record the family it chose
     OmegaConf.save(OmegaConf.create(saved), out_dir / "config.yaml")
     job = hydra_job()
     trainer_kwargs = resolve_trainer_kwargs(

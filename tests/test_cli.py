@@ -82,7 +82,11 @@ def test_seed_reproducible_and_exact_resume(tmp_path):
     a, b = state_of(full / "checkpoints/last.ckpt"), state_of(again / "checkpoints/last.ckpt")
     assert_same_state(a, b)  # bit for bit under a fixed seed
     run_cli(["generations=12", f"hydra.run.dir={part}", *common])
-    run_cli(["generations=30", f"hydra.run.dir={part}", f"ckpt_path={part}/checkpoints/last.ckpt", *common])
+    # resume with neither algo=gan nor seed=7: the checkpoint's own settings apply
+    again_args = [a for a in common if a not in ("algo=gan", "seed=7")]
+    run_cli(
+        ["generations=30", f"hydra.run.dir={part}", f"ckpt_path={part}/checkpoints/last.ckpt", *again_args]
+    )
     assert_same_state(a, state_of(part / "checkpoints/last.ckpt"))
     full_m, part_m = read_metrics(full), read_metrics(part)
     for key in ("loss/g", "loss/d", "toy/high_quality_share", "toy/modes_covered"):
@@ -178,6 +182,12 @@ def test_checkpoint_from_other_architecture_is_rejected(gan_run, tmp_path):
         [f"ckpt_path={ckpt}", "algo=gan", "generations=20", f"hydra.run.dir={tmp_path}", *FAST], check=False
     )
     assert proc.returncode == 2 and "already at generation 40" in proc.stderr
+    proc = run_cli(  # a typed override that changes the experiment is refused, not applied silently
+        [f"ckpt_path={ckpt}", "data=grid25", "seed=3", "generations=80", f"hydra.run.dir={tmp_path}", *FAST],
+        check=False,
+    )
+    assert proc.returncode == 2 and "would change it: data=grid25 (checkpoint: data=ring8)" in proc.stderr
+    assert "seed" not in proc.stderr.split("would change it")[1]  # the same seed as the checkpoint's is fine
 
 
 @pytest.mark.parametrize("tool", ["sample", "evaluate", "benchmark", "train_classifier"])

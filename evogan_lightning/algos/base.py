@@ -477,5 +477,5 @@ def check_architecture(saved: Mapping[str, Any], current: Mapping[str, Any]) -> 
         return None
     return (
         "the checkpoint does not match this configuration (" + "; ".join(diffs) + "). Resume with the "
-        "checkpoint's own settings (see .hydra/config.yaml next to it) or start a new run without ckpt_path."
+        "checkpoint's own settings (drop the overrides that change them) or start a new run without ckpt_path."
     )

@@ -385,11 +385,12 @@ class ImageEvaluator:
         return ";".join(f"{k}={v}" for k, v in parts.items())
 
 
-def _log_row(trainer: L.Trainer, module: Any, values: Mapping[str, float]) -> None:
-    """Log ``values`` at x = generation and keep them in ``module.history`` (saved in checkpoints)."""
+def _log_row(trainer: L.Trainer, module: Any, values: Mapping[str, float], keep: bool = True) -> None:
+    """Log ``values`` at x = generation and (``keep``) keep them in ``module.history`` (saved in checkpoints)."""
     row = {k: float(v) for k, v in values.items()}
     row["generation"] = float(module.generation)
-    module.history.append(row)
+    if keep:
+        module.history.append(row)
     for logger in trainer.loggers:
         logger.log_metrics(row, step=module.generation)
 
@@ -456,7 +457,7 @@ class ImageQuality(L.Callback):
 
 class ToyEvaluation(L.Callback):
     """Toy mixtures: log ``toy/modes_covered``, ``toy/high_quality_share``, ``toy/mode_kl`` every
-    ``every_n_generations`` and at the last generation, on ``num_samples`` samples of the best individual
+    ``every_n_generations`` (kept in the history) and at the last generation (loggers only), on ``num_samples`` samples of the best individual
     (fixed noise; ``metrics.toy.evaluate_toy``). Does nothing on image data."""
 
     def __init__(self, every_n_generations: int = 100, num_samples: int = TOY_EVAL_SAMPLES) -> None:
@@ -467,15 +468,17 @@ class ToyEvaluation(L.Callback):
         self.every, self.num_samples = int(every_n_generations), int(num_samples)
         self.last_generation = -1
 
-    def run(self, trainer: L.Trainer, pl_module: Any) -> None:
+    def run(self, trainer: L.Trainer, pl_module: Any, keep: bool = True) -> None:
         if pl_module.data_info["kind"] != "toy" or not trainer.is_global_zero:
             return
         if pl_module.generation == self.last_generation:
             return
         self.last_generation = pl_module.generation
-        _log_row(trainer, pl_module, evaluate_toy(pl_module, self.num_samples))
+        _log_row(trainer, pl_module, evaluate_toy(pl_module, self.num_samples), keep=keep)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        g = pl_module.generation  # the last generation counts too, and is in the final checkpoint's history
-        if g % self.every == 0 or g >= pl_module.max_generations:
+        g = pl_module.generation
+        if g % self.every == 0:
             self.run(trainer, pl_module)
+        elif g >= pl_module.max_generations:  # the final number, to the loggers; not in the history, so a
+            self.run(trainer, pl_module, keep=False)  # resumed run's history equals an uninterrupted one's

@@ -1,0 +1,69 @@
+"""Resuming takes the checkpoint's settings, plus only the overrides typed now (evogan_lightning/resume.py)."""
+
+import pytest
+
+from evogan_lightning.errors import ConfigError
+from evogan_lightning.resume import resume_config
+
+SAVED = {
+    "algo": {"name": "egan", "population_size": 2, "backend": "loop", "mutations": ["heuristic", "minimax"]},
+    "net": {"name": "auto"},
+    "data": {"name": "grid25", "root": "data"},
+    "seed": 4,
+}
+# what Hydra composes for `ckpt_path=... generations=...` alone: the defaults (cegan on ring8, seed 0)
+DEFAULTS = {
+    "algo": {"name": "cegan", "population_size": 1, "backend": "auto", "n_c": 1},
+    "net": {"name": "auto"},
+    "data": {"name": "ring8", "root": "data"},
+    "seed": 0,
+    "generations": 500,
+    "trainer": {"accelerator": "cpu"},
+}
+
+
+def test_untyped_settings_come_from_the_checkpoint():
+    out = resume_config(DEFAULTS, SAVED, ["ckpt_path=x.ckpt", "generations=500"])
+    assert {k: out[k] for k in ("algo", "net", "data", "seed")} == SAVED
+    assert out["generations"] == 500 and out["trainer"] == DEFAULTS["trainer"]  # not part of the experiment
+
+
+def test_typed_keys_that_do_not_change_results_apply():
+    egan_defaults = {"name": "egan", "population_size": 1, "backend": "batched", "mutations": ["minimax"]}
+    plain = {**DEFAULTS, "data": {"name": "ring8", "root": "/elsewhere"}, "algo": egan_defaults}
+    out = resume_config(plain, SAVED, ["algo=egan", "algo.backend=batched", "data.root=/elsewhere"])
+    # algo=egan names the checkpoint's algorithm: its trained settings stay (population 2), not egan's defaults
+    assert out["algo"] == {**SAVED["algo"], "backend": "batched"}
+    assert out["data"] == {"name": "grid25", "root": "/elsewhere"}
+
+
+@pytest.mark.parametrize(
+    "typed,plain_changes,needle",
+    [
+        (["data=ring8"], {}, "data=ring8 (checkpoint: data=grid25)"),
+        (["algo=cegan"], {}, "algo=cegan (checkpoint: algo=egan)"),
+        (["seed=0"], {}, "seed=0 (checkpoint: 4)"),
+        (
+            ["algo.population_size=3"],
+            {"algo": {"name": "cegan", "population_size": 3}},
+            "algo.population_size=3",
+        ),
+        (
+            ["+algo.mutations=[heuristic]"],
+            {"algo": {"mutations": ["heuristic"]}},
+            "algo.mutations=['heuristic']",
+        ),
+    ],
+)
+def test_typed_keys_that_change_the_experiment_are_refused(typed, plain_changes, needle):
+    plain = {**DEFAULTS, **plain_changes}
+    with pytest.raises(ConfigError, match="would change it") as err:
+        resume_config(plain, SAVED, typed)
+    assert needle in str(err.value)
+
+
+def test_outside_hydra_every_setting_must_match():
+    same = {**SAVED, "generations": 9}
+    assert resume_config(same, SAVED, None)["algo"] == SAVED["algo"]
+    with pytest.raises(ConfigError, match=r"algo.population_size=1 \(checkpoint: 2\)"):
+        resume_config({**same, "algo": {**SAVED["algo"], "population_size": 1}}, SAVED, None)
