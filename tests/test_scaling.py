@@ -141,10 +141,12 @@ def test_only_local_rank_zero_prepares_data_before_the_trainer(monkeypatch, env,
         monkeypatch.setenv(k, v)
     calls = []
     dm = SimpleNamespace(
-        prepare_data=lambda: calls.append("prepare"), setup=lambda stage: calls.append(stage)
+        prepare_data=lambda: calls.append("prepare"),
+        setup=lambda stage: calls.append(stage),
+        check_enough_data=lambda: calls.append("size"),
     )
     assert prepare_early(dm) is runs
-    assert calls == (["prepare", "fit"] if runs else [])
+    assert calls == (["prepare", "fit", "size"] if runs else [])
 
 
 def test_parallel_sweep_jobs_get_their_own_wandb_runs_grouped_by_sweep(tmp_path):

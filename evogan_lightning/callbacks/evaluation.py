@@ -474,7 +474,9 @@ class ToyEvaluation(L.Callback):
         if pl_module.generation == self.last_generation:
             return
         self.last_generation = pl_module.generation
-        _log_row(trainer, pl_module, evaluate_toy(pl_module, self.num_samples), keep=keep)
+        metrics = evaluate_toy(pl_module, self.num_samples)
+        metrics.pop("toy/num_modes")  # a constant of the mixture, not a curve
+        _log_row(trainer, pl_module, metrics, keep=keep)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         g = pl_module.generation

@@ -91,14 +91,14 @@ def toy_protocol(num_samples: int, seed: int) -> str:
 
 
 def evaluate_toy(module: Any, num_samples: int = TOY_EVAL_SAMPLES) -> dict[str, float]:
-    """``toy/modes_covered``, ``toy/high_quality_share``, ``toy/mode_kl`` of ``module``'s best individual on
-    ``num_samples`` points drawn with a generator seeded ``module.seed + 1`` (fixed noise, so the curve,
-    ``metrics.json`` and ``evaluate`` agree on the same weights). ``module``: a trained EvoGANModule on a
-    toy mixture."""
+    """``toy/modes_covered``, ``toy/high_quality_share``, ``toy/mode_kl`` and ``toy/num_modes`` of
+    ``module``'s best individual on ``num_samples`` points drawn with a generator seeded ``module.seed + 1``
+    (fixed noise, so the curve, ``metrics.json`` and ``evaluate`` agree on the same weights). ``module``: a
+    trained EvoGANModule on a toy mixture."""
     from ..data.toy import TOY_MIXTURES
 
     mixture = TOY_MIXTURES[module.data_info["name"]]()
     noise = torch.Generator(device=module.device).manual_seed(module.seed + 1)
     samples = module.sample(num_samples, generator=noise)
     metrics = toy_metrics(samples, mixture.centers, mixture.std)
-    return {f"toy/{k}": float(v) for k, v in metrics.items() if k != "num_modes"}
+    return {f"toy/{k}": float(v) for k, v in metrics.items()}
