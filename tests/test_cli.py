@@ -201,3 +201,13 @@ def test_each_tool_prints_its_own_usage(tool, capsys):
         code = stop.code
     assert code in (0, None)
     assert capsys.readouterr().out.startswith(f"usage: python -m evogan_lightning.{tool} ")
+
+
+def test_an_unknown_algo_option_is_rejected_with_a_suggestion(tmp_path):
+    from evogan_lightning.config import compose
+    from evogan_lightning.errors import ConfigError
+    from evogan_lightning.train import train
+
+    cfg = compose(["algo=gan", "+algo.populaton_size=2", *FAST], output_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"algo=gan: populaton_size \(did you mean population_size\?\)"):
+        train(cfg)

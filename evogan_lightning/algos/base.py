@@ -10,12 +10,15 @@ implements ``generation_step(real)``, which should read like its paper's pseudo-
 from __future__ import annotations
 
 import contextlib
+import difflib
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import lightning as L
 import torch
+from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from ..data.stream import stream_seed
@@ -103,6 +106,16 @@ class EvoGANModule(L.LightningModule):
 
     def validate_common(self) -> None:
         """Checks shared by every algorithm (raised before training starts)."""
+        known = algo_options(self.algo_name)
+        unknown = sorted(set(self.algo_cfg) - known)
+        if known and unknown:
+            hints = [
+                f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, 1)) else k
+                for k in unknown
+            ]
+            raise ConfigError(
+                f"unknown algo option(s) for algo={self.algo_name}: {', '.join(hints)}; valid: {sorted(known)}"
+            )
         for key, default in (("batch_size", None), ("d_steps", None), ("population_size", 1)):
             v = self.a(key, default)
             _require(_is_int(v) and v >= 1, f"algo.{key} must be >= 1 (a whole number), got {v!r}")
@@ -455,6 +468,15 @@ class EvoGANModule(L.LightningModule):
         self.operator_counts = dict(state.get("operator_counts", {}))
         self.history = list(state.get("history", []))
         self._last_stats = dict(state.get("last_stats", {}))
+
+
+@functools.cache
+def algo_options(name: str) -> frozenset[str]:
+    """The option names of ``conf/algo/<name>.yaml`` (empty when there is no such file)."""
+    from ..config import config_dir
+
+    path = config_dir() / "algo" / f"{name}.yaml"
+    return frozenset(OmegaConf.load(path).keys()) if path.is_file() else frozenset()
 
 
 def _is_int(value: Any) -> bool:
