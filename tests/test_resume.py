@@ -67,3 +67,19 @@ def test_outside_hydra_every_setting_must_match():
     assert resume_config(same, SAVED, None)["algo"] == SAVED["algo"]
     with pytest.raises(ConfigError, match=r"algo.population_size=1 \(checkpoint: 2\)"):
         resume_config({**same, "algo": {**SAVED["algo"], "population_size": 1}}, SAVED, None)
+
+
+def test_net_auto_and_the_explicit_family_with_its_defaults_are_the_same_architecture():
+    from evogan_lightning.algos.base import check_architecture
+
+    arch = {"algo": "gan", "net": "mlp", "latent_dim": 2, "shape": [2], "population_size": 1}
+    auto_run = {**arch, "net_options": {}}  # what a net=auto checkpoint stores
+    spelled_out = {
+        **arch,
+        "net_options": {"hidden": 512, "g_layers": 3, "d_layers": 3, "d_batch_norm": False},
+    }
+    assert check_architecture(auto_run, spelled_out) is None
+    narrower = {**arch, "net_options": {"hidden": 64}}
+    assert "net_options" in check_architecture(auto_run, narrower)
+    other = {**arch, "net": "egan32", "net_options": {}}
+    assert "net: checkpoint 'mlp' vs config 'egan32'" in check_architecture(auto_run, other)

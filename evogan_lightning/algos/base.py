@@ -27,7 +27,7 @@ from ..evolution.losses import discriminator_loss, gradient_penalty
 from ..evolution.population import Population
 from ..evolution.selection import ALL_DIVERGED
 from ..evolution.tally import OperatorTally
-from ..nets import NetSpec, resolve_net
+from ..nets import NetSpec, effective_options, resolve_net
 from .capture import GraphedGeneration, validate_cuda_graph
 
 CHECKPOINT_KEY = "evogan"
@@ -490,6 +490,10 @@ def _is_number(value: Any) -> bool:
 
 def check_architecture(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
     """A message naming every difference between a checkpoint's architecture and the current one."""
+    saved, current = dict(saved), dict(current)
+    if saved.get("net") == current.get("net"):  # compare options with the family's defaults filled in
+        for arch in (saved, current):
+            arch["net_options"] = effective_options(str(arch["net"]), arch.get("net_options") or {})
     diffs = [
         f"{k}: checkpoint {saved.get(k)!r} vs config {current.get(k)!r}"
         for k in current

@@ -86,6 +86,16 @@ def resolve_net(net_cfg: Mapping, shape: tuple[int, ...]) -> NetSpec:
     return spec
 
 
+def effective_options(name: str, options: Mapping) -> dict:
+    """``options`` with the family's defaults filled in: ``net=auto`` (no options) and an explicit family
+    config that spells out the defaults describe the same networks."""
+    try:
+        defaults = getattr(family(name), "DEFAULTS", {})
+    except ValueError:  # a family this version does not know: compare as given
+        defaults = {}
+    return {**defaults, **options}
+
+
 def width_options(family_name: str, defaults: Mapping[str, int], options: Mapping) -> dict:
     """``defaults`` merged with ``options`` for the image families; unknown names or widths that are not
     positive integers raise ValueError naming the family and the valid keys."""

@@ -6,7 +6,8 @@ from torch import Tensor, nn
 
 LATENT_DIM = 2
 NOISE = "normal"
-_OPTIONS = {"hidden", "g_layers", "d_layers", "d_batch_norm"}
+DEFAULTS = {"hidden": 512, "g_layers": 3, "d_layers": 3, "d_batch_norm": False}
+_OPTIONS = set(DEFAULTS)
 
 
 def check_shape(shape: tuple[int, ...]) -> None:
@@ -64,15 +65,12 @@ class MLPDiscriminator(nn.Module):
 def build_generator(shape: tuple[int, ...], latent_dim: int, **options) -> nn.Module:
     check_shape(shape)
     _check_options(options)
-    return MLPGenerator(latent_dim, shape[0], options.get("hidden", 512), options.get("g_layers", 3))
+    o = {**DEFAULTS, **options}
+    return MLPGenerator(latent_dim, shape[0], o["hidden"], o["g_layers"])
 
 
 def build_discriminator(shape: tuple[int, ...], **options) -> nn.Module:
     check_shape(shape)
     _check_options(options)
-    return MLPDiscriminator(
-        shape[0],
-        options.get("hidden", 512),
-        options.get("d_layers", 3),
-        bool(options.get("d_batch_norm", False)),
-    )
+    o = {**DEFAULTS, **options}
+    return MLPDiscriminator(shape[0], o["hidden"], o["d_layers"], bool(o["d_batch_norm"]))
