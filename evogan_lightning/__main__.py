@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from .config import config_dir
 from .errors import ConfigError, DivergedError, StoppedByUser
+
+
+def remove_if_empty(cfg: DictConfig) -> None:
+    """A run rejected before training leaves a folder holding only Hydra's ``.hydra/``: remove it."""
+    try:
+        out = Path(str(cfg.output_dir))
+        if out.is_dir() and {p.name for p in out.iterdir()} <= {
+            ".hydra",
+            f"{HydraConfig.get().job.name}.log",
+        }:
+            shutil.rmtree(out)
+    except Exception:  # never hide the real error behind a clean-up problem
+        pass
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
@@ -23,6 +39,8 @@ def main(cfg: DictConfig) -> float | None:
         print(stop, file=sys.stderr)
         sys.exit(130)
     except (ConfigError, FileNotFoundError, DivergedError) as err:
+        if not isinstance(err, DivergedError):
+            remove_if_empty(cfg)
         if os.environ.get("EVOGAN_TRACEBACK"):
             raise
         kind = "diverged" if isinstance(err, DivergedError) else "error"

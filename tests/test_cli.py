@@ -153,7 +153,7 @@ def test_bad_input_is_rejected_before_training(tmp_path, args, needle):
     proc = run_cli([*args, f"hydra.run.dir={tmp_path}/r", *FAST], check=False)
     assert proc.returncode != 0
     assert needle in proc.stderr + proc.stdout
-    assert not (tmp_path / "r" / "checkpoints").exists()
+    assert not (tmp_path / "r").exists()  # no checkpoint, and no folder holding only .hydra/ left behind
 
 
 def test_unwritable_output_dir(tmp_path):
