@@ -208,6 +208,18 @@ def test_train_classifier_cli_on_fake_data(fake_classifier):
     assert metadata["test_accuracy"] > 0.5, metadata  # chance is 0.25
 
 
+def test_train_classifier_says_when_it_replaces_a_file(tmp_path, capsys):
+    from evogan_lightning.train_classifier import main
+
+    out = tmp_path / "c.pt"
+    args = ["data=fake", "data.image_size=28", "data.channels=1", "data.num_images=64", f"out={out}"]
+    args += ["epochs=1", "width=4", "num_features=8", "progress=false", "max_test=16"]
+    assert main(args) == 0
+    assert "replaced the previous file" not in capsys.readouterr().out
+    assert main(args) == 0
+    assert "replaced the previous file" in capsys.readouterr().out
+
+
 def test_train_classifier_cli_bad_input(tmp_path, capsys):
     from evogan_lightning.train_classifier import main
 
