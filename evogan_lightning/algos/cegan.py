@@ -91,13 +91,11 @@ class CEGAN(EGAN):
         rows = self.rows(self.num_mutants, n_c)
         pop.copy_slots(rows, mutants.slots[start])  # weights AND Adam state of the fitter parent
         p, q = pairs[:, 0], pairs[:, 1]
-        teacher = teacher_samples(
-            mutants.samples[p], mutants.samples[q], mutants.logits[p], mutants.logits[q]
-        )
+        d_p, d_q = mutants.logits[p], mutants.logits[q]  # [n_c, n]
+        teacher = teacher_samples(mutants.samples[p], mutants.samples[q], d_p, d_q)
         loss = self.backend.distill(rows, z_shared.expand(n_c, *z_shared.shape), teacher)
         cand = self.evaluate(rows, self.evaluation_noise(n_c), ["crossover"] * n_c, real_grad)
-        other = other_parent_share(pairs, start, mutants.logits[p], mutants.logits[q])
-        return cand, loss, other
+        return cand, loss, other_parent_share(pairs, start, d_p, d_q)
 
     def generation_step(self, real: Tensor) -> dict[str, Tensor]:
         real_d, real_fit = self.split_real(real)

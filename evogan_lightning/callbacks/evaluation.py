@@ -457,8 +457,9 @@ class ImageQuality(L.Callback):
 
 class ToyEvaluation(L.Callback):
     """Toy mixtures: log ``toy/modes_covered``, ``toy/high_quality_share``, ``toy/mode_kl`` every
-    ``every_n_generations`` (kept in the history) and at the last generation (loggers only), on ``num_samples`` samples of the best individual
-    (fixed noise; ``metrics.toy.evaluate_toy``). Does nothing on image data."""
+    ``every_n_generations`` (kept in the history) and at the last generation (loggers only), on
+    ``num_samples`` samples of the best individual (fixed noise; ``metrics.toy.evaluate_toy``). Does nothing
+    on image data."""
 
     def __init__(self, every_n_generations: int = 100, num_samples: int = TOY_EVAL_SAMPLES) -> None:
         if int(every_n_generations) < 1 or int(num_samples) < 1:

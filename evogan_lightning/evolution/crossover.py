@@ -47,12 +47,18 @@ def fitter_parent(pairs: Tensor, fitness: Tensor) -> Tensor:
     return torch.where(first_wins, pairs[:, 0], pairs[:, 1])
 
 
+def p_teaches(d_p: Tensor, d_q: Tensor) -> Tensor:
+    """The C-filter: True where the first parent's sample scores higher (ties go to the second parent).
+    ``d_p``, ``d_q``: [..., n] logits -> bool [..., n]."""
+    return d_p > d_q
+
+
 def teacher_samples(x_p: Tensor, x_q: Tensor, d_p: Tensor, d_q: Tensor) -> Tensor:
-    """Per-row teacher: x_p[i] where C(x_p[i]) > C(x_q[i]), else x_q[i] (ties go to the second parent).
+    """Per-row teacher: x_p[i] where C(x_p[i]) > C(x_q[i]), else x_q[i] (``p_teaches``).
 
     ``x_p``, ``x_q``: [..., n, *sample_shape] samples of the two parents on the same noise rows;
     ``d_p``, ``d_q``: [..., n] their logits. Returns [..., n, *sample_shape] (no copy of the parents)."""
-    wins = d_p > d_q
+    wins = p_teaches(d_p, d_q)
     wins = wins.view(*wins.shape, *([1] * (x_p.dim() - wins.dim())))
     return torch.where(wins, x_p, x_q)
 
@@ -64,9 +70,8 @@ def other_parent_share(pairs: Tensor, start: Tensor, d_p: Tensor, d_q: Tensor) -
     0 means the fitter parent's sample won every row: the teacher equals the child's own output, the
     distillation loss is 0 and the child differs from that parent only by Adam's momentum step. Returns a
     scalar tensor (no host sync)."""
-    p_teaches = d_p > d_q  # the rule of teacher_samples
     started_from_p = (start == pairs[:, 0]).unsqueeze(1)
-    return (p_teaches != started_from_p).float().mean()
+    return (p_teaches(d_p, d_q) != started_from_p).float().mean()
 
 
 def distillation_loss(student: Tensor, teacher: Tensor) -> Tensor:
