@@ -15,6 +15,7 @@ from evogan_lightning.evolution.crossover import (
     fitter_parent,
     max_crossover_children,
     rank_pairs,
+    start_parent,
     teacher_samples,
 )
 from evogan_lightning.evolution.fitness import (
@@ -26,7 +27,7 @@ from evogan_lightning.evolution.fitness import (
 )
 from evogan_lightning.evolution.losses import heuristic_loss, minimax_loss
 from evogan_lightning.evolution.population import Population
-from evogan_lightning.evolution.selection import check_survivors, replace_parents, top_mu
+from evogan_lightning.evolution.selection import check_survivors, replace_parents, top_mu, valid_fitness
 
 
 class Affine(nn.Module):
@@ -83,9 +84,9 @@ def test_logit_fitness_is_mean_logit():
 
 # ---------------------------------------------------------------------------------------- selection
 def test_top_mu_keeps_the_best_and_drops_nan():
-    f = torch.tensor([0.1, float("nan"), 0.7, 0.3, float("inf"), 0.5])
+    f = torch.tensor([0.1, float("nan"), 0.7, 0.3, float("-inf"), 0.5])
     top, finite = top_mu(f, 3)
-    assert top.tolist() == [2, 5, 3]  # +inf is not a finite fitness either
+    assert top.tolist() == [2, 5, 3]  # -inf is a diverged fitness, like NaN
     assert finite.tolist() == [True, False, True, True, False, True]
     # fewer finite candidates than mu: the finite ones are repeated, never a diverged one
     top, _ = top_mu(torch.tensor([float("nan"), 0.2, float("nan")]), 2)
@@ -96,6 +97,22 @@ def test_top_mu_keeps_the_best_and_drops_nan():
     with pytest.raises(DivergedError, match="every candidate"):
         check_survivors(finite)
     check_survivors(torch.tensor([False, True]))  # one finite candidate is enough
+
+
+def test_plus_inf_fitness_is_the_best_not_diverged():
+    # E-GAN's F_d = -log ||grad L_D|| is +inf for a zero gradient: the ideal score, so it must win
+    f = torch.tensor([0.1, float("inf"), float("nan"), float("-inf"), 0.3])
+    assert valid_fitness(f).tolist() == [True, True, False, False, True]
+    top, ok = top_mu(f, 2)
+    assert top.tolist() == [1, 4] and ok.tolist() == [True, True, False, False, True]
+    check_survivors(valid_fitness(torch.tensor([float("inf")])))  # a lone +inf candidate is a survivor
+    # gamma = 0 leaves F = F_q, also where F_d = +inf (0 * inf would be NaN)
+    assert combined_fitness(torch.tensor([0.4]), torch.tensor([float("inf")]), 0.0).tolist() == [
+        pytest.approx(0.4)
+    ]
+    assert combined_fitness(torch.tensor([0.4]), torch.tensor([float("inf")]), 2.0).item() == float("inf")
+    # crossover pairs: a +inf mutant is in the top pair, a NaN one in none of the first
+    assert rank_pairs(torch.tensor([0.2, float("inf"), float("nan")]), 1).tolist() == [[0, 1]]
 
 
 def test_top_mu_breaks_exact_ties_towards_the_lower_index():
@@ -213,6 +230,31 @@ def test_distillation_loss_is_mse_and_stops_at_teacher():
     assert loss.item() == pytest.approx(2.5)
     loss.backward()
     assert t.grad is None and s.grad.tolist() == [[1.0, 2.0]]
+
+
+def test_distillation_loss_sum_is_eq10():
+    # two rows of 2-d samples: sum_i ||s_i - t_i||^2 = (1 + 4) + (9 + 0) = 14; the mean is 14 / 4
+    s = torch.tensor([[1.0, 2.0], [3.0, 0.0]], requires_grad=True)
+    t = torch.zeros(2, 2)
+    loss = distillation_loss(s, t, "sum")
+    assert loss.item() == pytest.approx(14.0)
+    assert distillation_loss(s, t, "mean").item() == pytest.approx(3.5)
+    loss.backward()
+    assert s.grad.tolist() == [[2.0, 4.0], [6.0, 0.0]]  # 2 (s - t): n * dim = 4 times the mean's gradient
+    with pytest.raises(ValueError, match="sum"):
+        distillation_loss(s, t, "median")
+
+
+def test_crossover_start_parent_fitter_or_worse():
+    f = torch.tensor([0.3, 0.1, 0.2])
+    pairs = torch.tensor([[0, 1], [0, 2], [1, 2]])
+    assert start_parent(pairs, f, "fitter").tolist() == [0, 0, 2]
+    assert start_parent(pairs, f, "worse").tolist() == [1, 2, 1]  # PDERL: the child learns the fitter one
+    tie = torch.tensor([[0, 1]])
+    assert start_parent(tie, torch.tensor([1.0, 1.0]), "fitter").tolist() == [0]
+    assert start_parent(tie, torch.tensor([1.0, 1.0]), "worse").tolist() == [1]
+    with pytest.raises(ValueError, match="worse"):
+        start_parent(pairs, f, "random")
 
 
 # ---------------------------------------------------------------------------------------- operator chart

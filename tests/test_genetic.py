@@ -153,6 +153,22 @@ def test_mutation_rate_and_scale():
         genetic.mutate(genes, 1.5, 0.05, gen())
 
 
+def test_mutation_touches_weights_only():
+    net = MLPDiscriminator(2, hidden=4, d_layers=2, d_batch_norm=True)
+    mask = genetic.weight_mask(net)
+    # Linear(2,4): 8 weights, 4 biases; Linear(4,4): 16 + 4; BatchNorm(4): 4 scales + 4 shifts; Linear(4,1): 4 + 1
+    expected = [True] * 8 + [False] * 4 + [True] * 16 + [False] * 4 + [False] * 8 + [True] * 4 + [False]
+    assert mask.tolist() == expected
+    assert genetic.weight_mask(net, "all").all()
+    genes = torch.zeros(3, mask.numel())
+    out = genetic.mutate(genes, 1.0, 0.05, gen(1), mask)
+    assert (out[:, ~mask] == 0).all() and (out[:, mask] != 0).all()
+    # the draws do not depend on the mask: masked entries equal the unmasked mutation's
+    assert torch.equal(out[:, mask], genetic.mutate(genes, 1.0, 0.05, gen(1))[:, mask])
+    with pytest.raises(ValueError, match="weights"):
+        genetic.weight_mask(net, "biases")
+
+
 # ---------------------------------------------------------------------- one GA step on a Population
 def make_pop(size: int = 5) -> Population:
     torch.manual_seed(0)
@@ -231,9 +247,11 @@ def test_genetic_step_reset_and_mutation_only_on_offspring():
     )
     assert step.elites.tolist() == [0, 1]
     assert torch.equal(pop.params[:2], before[:2])  # elites never mutated
+    weights = genetic.weight_mask(pop.member(0))
     for r, p1, p2 in zip(step.replaced.tolist(), step.parent1.tolist(), step.parent2.tolist()):
         off_parent = (pop.params[r] != before[p1]) & (pop.params[r] != before[p2])
-        assert 0.3 < off_parent.float().mean() < 0.7  # ~half the entries got noise
+        assert 0.3 < off_parent[weights].float().mean() < 0.7  # ~half the weight entries got noise
+        assert not off_parent[~weights].any()  # biases and batch-norm parameters are not mutated
     # reset: a fresh Adam for every D, elites included
     assert (pop.exp_avg == 0).all() and (pop.exp_avg_sq == 0).all() and (pop.step == 0).all()
     assert torch.equal(pop.buffers_flat[2:], pop.buffers_flat[step.parent1])  # buffers still inherited

@@ -49,6 +49,9 @@ def run_generations(m, n: int) -> dict:
         ("algo.offspring_per_parent=0", "offspring_per_parent must be an integer >= 1"),
         ("algo.eval_batch_size=0", "eval_batch_size must be an integer >= 1"),
         ("algo.d_steps=20", "raise algo.eval_batch_size"),  # 20 * 16 fakes > 4 * 32 eval samples
+        ("algo.fitness=fid", "unknown algo.fitness 'fid'; choose one of ['logit', 'egan']"),
+        ("algo.mutations=[wasserstein]", "algo.mutations must be a non-empty list of"),
+        ("algo.gamma=-1", "algo.gamma (the diversity weight of fitness=egan) must be >= 0"),
     ],
 )
 def test_bad_input(tmp_path, override, needle):
@@ -115,6 +118,39 @@ def test_p_cross_zero_is_the_adversarial_skeleton(tmp_path):
     run_generations(c, 2)
     run_generations(e, 2)
     assert not torch.equal(c.generators.params[:4], e.generators.params[:4])
+
+
+EGAN_SKELETON = [
+    "algo.mutations=[minimax,heuristic,least_squares]",
+    "algo.offspring_per_parent=3",
+    "algo.fitness=egan",
+    "algo.gamma=0.5",
+    "algo.population_size=2",
+]
+
+
+def test_egan_skeleton_mutations_and_fitness(tmp_path):
+    m = make_module([*EGAN_SKELETON, "algo.p_cross=0"], tmp_path)
+    assert m.reals_per_generation == 16 + 32  # n reals for F_d on top of the D steps
+    names = [m.operator_name(c, False) for c in range(6)]
+    assert names == ["minimax", "heuristic", "least_squares"] * 2  # every parent x every mutation
+    assert m.operator_name(4, True) == "crossover"
+    gen = torch.Generator().manual_seed(3)
+    samples, real = torch.randn(2, 32, 2, generator=gen), torch.randn(32, 2, generator=gen)
+    fitness, _ = m.fitness(samples, real)
+    d = m.discriminator
+    for c in range(2):  # E-GAN Eq. 6-8 by hand: F_q + gamma * -log ||grad_D [BCE(real, 1) + BCE(fake, 0)]||
+        logits = d(samples[c])
+        loss = F.softplus(-d(real)).mean() + F.softplus(logits).mean()
+        norm = torch.sqrt(sum(g.pow(2).sum() for g in torch.autograd.grad(loss, list(d.parameters()))))
+        expected = torch.sigmoid(logits).mean() - 0.5 * torch.log(norm)
+        assert fitness[c].item() == pytest.approx(expected.item(), rel=1e-5)
+    run_generations(m, 2)
+    counts = m.operator_counts
+    assert set(counts) <= {"minimax", "heuristic", "least_squares"} and sum(counts.values()) == 2 * 2
+    # the default single-loss skeleton is unchanged: heuristic steps named "adversarial", no extra reals
+    single = make_module(["algo.p_cross=0"], tmp_path)
+    assert single.reals_per_generation == 16 and single.operator_name(1, False) == "adversarial"
 
 
 def test_selection_keeps_the_fittest_offspring(tmp_path):

@@ -47,6 +47,7 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
 
 
+LR_SCHEDULES = ("constant", "linear")
 _SHARED_STREAM = 0x5EED  # stream_seed key of the rank-shared decision stream (see shared_rng)
 
 
@@ -134,8 +135,17 @@ class EvoGANModule(L.LightningModule):
             _is_number(gp) and gp >= 0 and math.isfinite(gp),
             f"algo.gradient_penalty must be a number >= 0 (0 = off), got {gp!r}",
         )
+        schedule = self.a("lr_schedule", "constant")
+        _require(
+            schedule in LR_SCHEDULES,
+            f"unknown algo.lr_schedule {schedule!r}; choose one of {list(LR_SCHEDULES)}",
+        )
         graph = self.a("cuda_graph", False)
         _require(isinstance(graph, bool), f"algo.cuda_graph must be true or false, got {graph!r}")
+        _require(
+            not (graph and schedule != "constant"),
+            "algo.cuda_graph=true replays fixed learning rates; use algo.lr_schedule=constant with it",
+        )
         _require(
             not graph or self.graph_capturable,
             f"algo.cuda_graph=true is not supported by algo={self.algo_name} (its generation makes host-side "
@@ -280,6 +290,22 @@ class EvoGANModule(L.LightningModule):
                     if torch.is_tensor(state.get("step")):
                         state["step"] = state["step"].to(device=p.device, dtype=torch.float32)
 
+    def apply_lr_schedule(self) -> None:
+        """``algo.lr_schedule=linear``: every learning rate (G population, D optimizer, D population) is its
+        configured value times 1 - generation / generations, decaying linearly towards 0 over the run; the
+        generation counter is in the checkpoint, so a resumed run continues the same schedule."""
+        if self.a("lr_schedule", "constant") == "constant":
+            return
+        scale = 1.0 - self.generation / self.max_generations
+        for m in self.modules():
+            if isinstance(m, Population):
+                base = m.__dict__.setdefault("base_lr", m.lr)
+                m.lr = base * scale
+        if self._trainer is not None:
+            for opt in self.trainer.optimizers:
+                for group in opt.param_groups:
+                    group["lr"] = group.setdefault("base_lr", group["lr"]) * scale
+
     def run_generation(self, real: Tensor) -> dict[str, Tensor]:
         """``generation_step(real)``, eagerly or as a replay of its captured CUDA graph (``algo.cuda_graph``)."""
         if self._graph is not None:
@@ -292,6 +318,7 @@ class EvoGANModule(L.LightningModule):
             return
         self.generators.train()
         self._flags_to(batch.device)
+        self.apply_lr_schedule()
         self._in_generation = True
         try:
             stats = self.run_generation(batch)

@@ -6,13 +6,17 @@ The E-GAN skeleton (``EGAN``) plus a crossover and a cheaper fitness. Per genera
         for each mutation M_h: mutant <- copy of G_i (weights + Adam);  one Adam step on M_h(C(mutant(z_i)))
     z* ~ p(z), n samples shared by ALL mutants;  F = mean C(G(z*))   (raw logit; keep samples and logits)
     pairs (p, q) of mutants ranked by F_p + F_q; crossover child r uses pair r (wrap around):
-        child <- copy of the fitter parent (weights + Adam)
+        child <- copy of the fitter parent (weights + Adam)       [crossover_start, crossover_optimizer]
         teacher_i = G_p(z*_i) if C(G_p(z*_i)) > C(G_q(z*_i)) else G_q(z*_i)     (C-filtered, ties -> q)
-        one Adam step on MSE(child(z*), teacher);  F_child on fresh n noise
+        one Adam step on sum_i ||child(z*_i) - teacher_i||^2 (Eq. 10; distill_reduction=mean: the
+        reference code's MSE);  F_child on fresh n noise
     parents <- top-mu of mutants + crossover children ("comprehensive selection")
     n_D D steps on the survivors' evaluation samples, shuffled (first n_D * m)
 
-Options: ``fitness: egan`` (F_q + gamma F_d, the paper's fitness ablation), ``selection: children_only``
+Variants (each named for what it does; the defaults are chosen by the toy study, README "Results"):
+``distill_reduction: sum | mean`` (Eq. 10 | reference MSE), ``crossover_start: fitter | worse`` (CE-GAN |
+PDERL), ``crossover_optimizer: inherit | reset`` (the start parent's Adam state, or a fresh one, so the
+step is pure distillation). Options: ``fitness: egan`` (F_q + gamma F_d, the paper's fitness ablation), ``selection: children_only``
 (only the crossover children compete; needs n_c >= mu) or ``with_parents`` (the parents, re-evaluated on
 z*, compete too).
 """
@@ -23,16 +27,19 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..evolution.crossover import (
-    fitter_parent,
+    CROSSOVER_START,
+    DISTILL_REDUCTIONS,
     max_crossover_children,
     other_parent_share,
     rank_pairs,
+    start_parent,
     teacher_samples,
 )
 from .egan import EGAN, Candidates
 
 FITNESS = ("cegan", "egan")
 SELECTION = ("comprehensive", "children_only", "with_parents")
+CROSSOVER_OPTIMIZER = ("inherit", "reset")
 
 
 class CEGAN(EGAN):
@@ -49,6 +56,14 @@ class CEGAN(EGAN):
         selection = self.a("selection", "comprehensive")
         if selection not in SELECTION:
             raise ConfigError(f"unknown algo.selection {selection!r}; choose one of {list(SELECTION)}")
+        for key, choices, default in (
+            ("distill_reduction", DISTILL_REDUCTIONS, "mean"),
+            ("crossover_start", CROSSOVER_START, "fitter"),
+            ("crossover_optimizer", CROSSOVER_OPTIMIZER, "inherit"),
+        ):
+            value = self.a(key, default)
+            if value not in choices:
+                raise ConfigError(f"unknown algo.{key} {value!r}; choose one of {list(choices)}")
         n_c = self.a("n_c", 1)
         limit = max_crossover_children(self.num_mutants)
         if not isinstance(n_c, int) or isinstance(n_c, bool) or n_c < 0:
@@ -87,13 +102,16 @@ class CEGAN(EGAN):
         Returns (candidates, distillation losses [n_c], share of rows taught by the other parent)."""
         pop, n_c = self.generators, self.n_c
         pairs = rank_pairs(mutants.fitness, n_c)  # [n_c, 2]
-        start = fitter_parent(pairs, mutants.fitness)  # [n_c] mutant indices
+        start = start_parent(pairs, mutants.fitness, self.a("crossover_start", "fitter"))  # [n_c] mutants
         rows = self.rows(self.num_mutants, n_c)
-        pop.copy_slots(rows, mutants.slots[start])  # weights AND Adam state of the fitter parent
+        pop.copy_slots(rows, mutants.slots[start])  # weights AND Adam state of the start parent
+        if self.a("crossover_optimizer", "inherit") == "reset":
+            pop.reset_adam(rows)  # the step is then pure distillation, no inherited momentum
         p, q = pairs[:, 0], pairs[:, 1]
         d_p, d_q = mutants.logits[p], mutants.logits[q]  # [n_c, n]
         teacher = teacher_samples(mutants.samples[p], mutants.samples[q], d_p, d_q)
-        loss = self.backend.distill(rows, z_shared.expand(n_c, *z_shared.shape), teacher)
+        z = z_shared.expand(n_c, *z_shared.shape)
+        loss = self.backend.distill(rows, z, teacher, self.a("distill_reduction", "mean"))
         cand = self.evaluate(rows, self.evaluation_noise(n_c), ["crossover"] * n_c, real_grad)
         return cand, loss, other_parent_share(pairs, start, d_p, d_q)
 

@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..evolution.backend import BACKENDS, make_backend
 from ..evolution.fitness import combined_fitness, logit_fitness, quality_fitness, real_loss_grad
 from ..evolution.losses import GENERATOR_LOSSES, generator_loss
-from ..evolution.selection import replace_parents, top_mu
+from ..evolution.selection import replace_parents, top_mu, valid_fitness
 from .base import EvoGANModule
 
 
@@ -233,7 +233,7 @@ class EGAN(EvoGANModule):
             "fitness/quality": _finite_mean(cand.quality),
             "fitness/survivors": cand.fitness[top].mean(),
             "fitness/survivors_quality": cand.quality[top].mean(),
-            "diverged/children": (~torch.isfinite(cand.fitness)).sum().float(),
+            "diverged/children": (~valid_fitness(cand.fitness)).sum().float(),
         }
         if cand.diversity is not None:
             out["fitness/diversity"] = _finite_mean(cand.diversity)

@@ -60,6 +60,7 @@ class GAGAN(EvoGANModule):
             "fitness": genetic.FITNESS_KINDS,
             "optimizer_after_ga": genetic.OPTIMIZER_AFTER_GA,
             "generator_target": GENERATOR_TARGETS,
+            "mutation_scope": genetic.MUTATION_SCOPES,
         }
         defaults = {
             "parent_selection": "uniform",
@@ -67,6 +68,7 @@ class GAGAN(EvoGANModule):
             "fitness": "paper",
             "optimizer_after_ga": "reset",
             "generator_target": "best",
+            "mutation_scope": "weights",
         }
         for key, valid in choices.items():
             v = a(key, defaults[key])
@@ -193,6 +195,7 @@ class GAGAN(EvoGANModule):
             crossover_mode=str(a("crossover", "per_tensor")),
             mutation_rate=float(a("mutation_rate", 0.05)),
             mutation_std=float(a("mutation_std", 0.05)),
+            mutation_scope=str(a("mutation_scope", "weights")),
             optimizer_after_ga=str(a("optimizer_after_ga", "reset")),
             generator=self.shared_rng,  # every rank makes the same GA choices
         )

@@ -8,17 +8,22 @@ A population of mu >= 2 generators facing one discriminator. Per generation:
             imitate:          loss = MSE(G_c(z_c), G_j(z_c).detach())
             relativistic:     loss = BCE(C(G_c(z_c)) - C(G_j(z_c)).detach(), 1)
             straight_through: x = G_c(z_c) + (G_j(z_c) - G_c(z_c)).detach();  loss = softplus(-C(x))
-        otherwise (adversarial step):  loss = softplus(-C(G_c(z_c)))          # heuristic loss
+        otherwise (adversarial step):  loss = M_c(C(G_c(z_c)))     # M_c = mutations[c mod n_m]
         one Adam step of G_c on its loss (D frozen; all offspring in one fused update)
-    F_c = mean C(G_c(z_eval)) on n noise vectors shared by all offspring        # raw mean logit
+    F_c = mean C(G_c(z_eval)) on n noise vectors shared by all offspring        # fitness=logit
+       or F_q + gamma F_d (E-GAN Eq. 6-8, one real-gradient per generation)    # fitness=egan
     parents <- the top-mu offspring by F ((mu, lambda) selection, lambda = k * mu)
     n_D D steps on the survivors' evaluation samples, shuffled (first n_D * m)
 
 The crossover step replaces the offspring's adversarial step and costs one extra (no-grad) generator
 forward of the partner. ``offspring_per_parent`` (k) defaults to 2 so that selection has something to
 choose from; k = 1 is the literal "each parent produces one offspring" reading, where (mu, lambda) keeps
-every offspring. Survivors are counted by operator (``adversarial`` / ``crossover``) and end up in
-metrics.json as ``operator_share/*``.
+every offspring. Survivors are counted by operator (``adversarial`` / ``crossover``; with several
+mutations, the mutation's name) and end up in metrics.json as ``operator_share/*``.
+
+Skeletons: the default is the single-loss one (``mutations: [heuristic]``, ``fitness: logit``); Alessi
+adds the operator to E-GAN, which is ``mutations: [minimax, heuristic, least_squares]``,
+``offspring_per_parent: 3`` (every parent x every mutation) and ``fitness: egan`` with ``gamma``.
 """
 
 from __future__ import annotations
@@ -30,12 +35,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..evolution.fitness import logit_fitness
-from ..evolution.losses import heuristic_loss
-from ..evolution.selection import top_mu
+from ..evolution.fitness import (
+    combined_fitness,
+    diversity_fitness,
+    logit_fitness,
+    quality_fitness,
+    real_loss_grad,
+)
+from ..evolution.losses import GENERATOR_LOSSES, generator_loss
+from ..evolution.selection import top_mu, valid_fitness
 from .base import EvoGANModule, frozen
 
 CROSSOVER_MODES = ("imitate", "relativistic", "straight_through")
+FITNESS = ("logit", "egan")
 
 
 def draw_partners(parent_of: Tensor, mu: int, generator: torch.Generator) -> Tensor:
@@ -69,6 +81,25 @@ class SCGAN(EvoGANModule):
         n = self.a("eval_batch_size", 256)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"algo.eval_batch_size must be an integer >= 1, got {n!r}")
+        muts = self.a("mutations", ["heuristic"])
+        if not isinstance(muts, list | tuple) or not muts or any(m not in GENERATOR_LOSSES for m in muts):
+            raise ConfigError(
+                f"algo.mutations must be a non-empty list of {sorted(GENERATOR_LOSSES)}, got {muts!r}"
+            )
+        fitness = self.a("fitness", "logit")
+        if fitness not in FITNESS:
+            raise ConfigError(f"unknown algo.fitness {fitness!r}; choose one of {list(FITNESS)}")
+        gamma = self.a("gamma", 0.01)
+        if (
+            not isinstance(gamma, int | float)
+            or isinstance(gamma, bool)
+            or not (math.isfinite(gamma) and gamma >= 0)
+        ):
+            raise ConfigError(
+                f"algo.gamma (the diversity weight of fitness=egan) must be >= 0, got {gamma!r}"
+            )
+        self.mutation_names: list[str] = list(muts)
+        self.mutation_losses = [generator_loss(name) for name in muts]
         need = int(self.a("d_steps")) * int(self.a("batch_size"))
         if mu * n < need:
             raise ConfigError(
@@ -80,7 +111,39 @@ class SCGAN(EvoGANModule):
         mu = int(self.a("population_size", 4))
         return mu, mu * int(self.a("offspring_per_parent", 2))
 
-    def crossover_loss(self, x: Tensor, partner: Tensor) -> Tensor:
+    @property
+    def reals_per_generation(self) -> int:
+        """n_D * m reals for the D steps, plus n for F_d with ``fitness=egan``."""
+        extra = int(self.a("eval_batch_size", 256)) if self.a("fitness", "logit") == "egan" else 0
+        return int(self.a("d_steps")) * int(self.a("batch_size")) + extra
+
+    def operator_name(self, c: int, crossed: bool) -> str:
+        """The operator that made offspring ``c``: crossover, or its mutation (``adversarial`` when there is one)."""
+        if crossed:
+            return "crossover"
+        return (
+            self.mutation_names[c % len(self.mutation_names)]
+            if len(self.mutation_names) > 1
+            else "adversarial"
+        )
+
+    def fitness(self, samples: Tensor, real_fit: Tensor) -> tuple[Tensor, Tensor]:
+        """(fitness [lam], logits [lam, n]) of the offspring's evaluation ``samples`` [lam, n, ...]: CE-GAN's
+        mean logit, or E-GAN's F_q + gamma F_d against the n reals ``real_fit``. Each offspring its own D call."""
+        d = self.discriminator
+        if self.a("fitness", "logit") == "logit":
+            with torch.no_grad():
+                logits = torch.stack([d(x) for x in samples])
+            return logit_fitness(logits), logits
+        real_grad = real_loss_grad(d, real_fit)
+        f_d, logits = zip(*(diversity_fitness(d, x, real_grad) for x in samples))
+        logits = torch.stack(logits)
+        f_q = self.mean_over_ranks(quality_fitness(logits))
+        return combined_fitness(
+            f_q, self.mean_over_ranks(torch.stack(f_d)), float(self.a("gamma", 0.01))
+        ), logits
+
+    def crossover_loss(self, x: Tensor, partner: Tensor, c: int = 0) -> Tensor:
         """The crossover step's loss for offspring samples ``x`` [m, ...] given the partner's ``partner``
         [m, ...] on the same noise (no gradient flows into the partner)."""
         mode = self.a("crossover_mode", "imitate")
@@ -90,10 +153,14 @@ class SCGAN(EvoGANModule):
         d = self.discriminator
         if mode == "relativistic":
             return F.softplus(-(d(x) - d(partner).detach())).mean()  # BCE(C(x) - C(x_j), 1)
-        return heuristic_loss(d(x + (partner - x).detach()))  # straight_through
+        return self.mutation_losses[c % len(self.mutation_losses)](
+            d(x + (partner - x).detach())
+        )  # straight_through
 
     def generation_step(self, real: Tensor) -> dict[str, Tensor]:
         pop, d = self.generators, self.discriminator
+        n_real = int(self.a("d_steps")) * int(self.a("batch_size"))
+        real, real_fit = real[:n_real], real[n_real:]
         mu, lam = pop.num_parents, pop.num_children
         m, n_d, n = int(self.a("batch_size")), int(self.a("d_steps")), int(self.a("eval_batch_size", 256))
         dev = pop.params.device
@@ -114,9 +181,9 @@ class SCGAN(EvoGANModule):
                 if is_cross_l[c]:
                     with torch.no_grad():
                         x_partner = pop.parent(partner_l[c])(z[c])
-                    losses.append(self.crossover_loss(x, x_partner))
+                    losses.append(self.crossover_loss(x, x_partner, c))
                 else:
-                    losses.append(heuristic_loss(d(x)))
+                    losses.append(self.mutation_losses[c % len(self.mutation_losses)](d(x)))
             loss = torch.stack(losses)
             loss.sum().backward()  # each offspring's gradient lands in its own row
         pop.adam_step(pop.children_rows)
@@ -125,13 +192,12 @@ class SCGAN(EvoGANModule):
         z_eval = self.make_noise(n)
         with torch.no_grad():
             samples = torch.stack([pop.child(c)(z_eval) for c in range(lam)])  # [lam, n, ...]
-            logits = torch.stack([d(samples[c]) for c in range(lam)])  # each offspring its own D call
-        fitness = self.mean_over_ranks(logit_fitness(logits))  # CE-GAN's F = mean C(G(z)) [lam]
-        top, finite = top_mu(fitness, mu)  # a diverged (NaN/Inf) offspring is never kept
+        fitness = self.mean_over_ranks(self.fitness(samples, real_fit)[0])
+        top, finite = top_mu(fitness, mu)  # a diverged (NaN/-inf) offspring is never kept
         self.flag_survivors(finite)
-        ranked = torch.where(finite, fitness, torch.full_like(fitness, float("-inf")))
+        ranked = torch.where(valid_fitness(fitness), fitness, torch.full_like(fitness, float("-inf")))
         pop.select(top, fitness[top])
-        self.count_operators(["crossover" if is_cross_l[c] else "adversarial" for c in top.tolist()])
+        self.count_operators([self.operator_name(c, is_cross_l[c]) for c in top.tolist()])
 
         fake = samples[top].reshape(mu * n, *samples.shape[2:])
         order = torch.randperm(mu * n, generator=self.rng, device=self.rng.device)[: n_d * m]

@@ -64,11 +64,15 @@ class LoopBackend:
         out = [fn(d(pop.member(s)(z[j]))) for j, (s, fn) in enumerate(zip(self._slots(rows), losses))]
         return self._step(rows, out)
 
-    def distill(self, rows: slice, z: Tensor, teacher: Tensor) -> Tensor:
-        """One Adam step of each child on MSE(G_j(z[j]), teacher[j]) (CE-GAN crossover). ``z`` [k, n, latent],
+    def distill(self, rows: slice, z: Tensor, teacher: Tensor, reduction: str = "mean") -> Tensor:
+        """One Adam step of each child on the distillation loss of G_j(z[j]) towards teacher[j] (CE-GAN
+        crossover; ``reduction`` sum | mean, ``crossover.distillation_loss``). ``z`` [k, n, latent],
         ``teacher`` [k, n, ...]. Returns the losses [k]."""
         pop = self.pop
-        out = [distillation_loss(pop.member(s)(z[j]), teacher[j]) for j, s in enumerate(self._slots(rows))]
+        out = [
+            distillation_loss(pop.member(s)(z[j]), teacher[j], reduction)
+            for j, s in enumerate(self._slots(rows))
+        ]
         return self._step(rows, out)
 
     @torch.no_grad()
@@ -114,11 +118,13 @@ class BatchedBackend(LoopBackend):
         self.pop.adam_step(rows)
         return out
 
-    def distill(self, rows: slice, z: Tensor, teacher: Tensor) -> Tensor:
+    def distill(self, rows: slice, z: Tensor, teacher: Tensor, reduction: str = "mean") -> Tensor:
         pop = self.pop
         flat = pop.params[rows].detach().requires_grad_(True)
         x = vmapped_generate(pop, flat, z)
-        per_child = torch.vmap(distillation_loss)(x, teacher)  # [k], one op per stage for all children
+        per_child = torch.vmap(lambda s, t: distillation_loss(s, t, reduction))(
+            x, teacher
+        )  # [k], one op per stage for all children
         (grad,) = torch.autograd.grad(per_child.sum(), flat)
         with torch.no_grad():
             pop.grads[rows].copy_(grad)

@@ -2,9 +2,10 @@
 distillation"; ALGORITHMS.md, "CE-GAN").
 
     pairs (p, q), p < q, of all mutants, ranked by W = F_p + F_q (descending); child r uses pair r (wrap)
-    child <- copy of the FITTER parent (weights and Adam state)
+    child <- copy of the FITTER parent (weights and Adam state)    [crossover_start=fitter; PDERL: worse]
     per noise row i: teacher_i = x_p[i] if C(x_p[i]) > C(x_q[i]) else x_q[i]     (ties -> second parent q)
-    one Adam step on MSE(child(z), teacher) (mean over all elements)
+    one Adam step on the distillation loss: sum_i ||child(z_i) - teacher_i||^2 (the paper's Eq. 10,
+    ``reduction="sum"``) or the mean over all elements (the reference code, ``reduction="mean"``)
 
 Crossover only reads its parents' cached samples and logits; it never modifies them.
 """
@@ -26,13 +27,14 @@ def rank_pairs(fitness: Tensor, n_c: int) -> Tensor:
     """Parent pairs [n_c, 2] (LongTensor, p < q) for the n_c crossover children.
 
     All pairs of the K mutants are ranked by W = F_p + F_q, descending (stable: equal W keep the order
-    (0,1), (0,2), ..., (1,2), ...); child r uses pair r mod C(K, 2). Non-finite fitness ranks last.
+    (0,1), (0,2), ..., (1,2), ...); child r uses pair r mod C(K, 2). NaN and -inf fitness rank last, +inf
+    (a zero-gradient F_d, the best score) first.
     ``fitness``: [K]."""
     k = fitness.numel()
     if k < 2:
         raise ValueError(f"crossover needs at least two mutants, got {k}")
     pairs = torch.triu_indices(k, k, offset=1, device=fitness.device).T  # [C(K,2), 2], p < q, row-major
-    f = torch.nan_to_num(fitness.float(), nan=float("-inf"), posinf=float("-inf"))
+    f = torch.nan_to_num(fitness.float(), nan=float("-inf"), posinf=torch.finfo(torch.float32).max)
     w = f[pairs[:, 0]] + f[pairs[:, 1]]
     w = torch.nan_to_num(w, nan=float("-inf"))
     order = torch.sort(w, descending=True, stable=True).indices
@@ -45,6 +47,21 @@ def fitter_parent(pairs: Tensor, fitness: Tensor) -> Tensor:
     f = torch.nan_to_num(fitness.float(), nan=float("-inf"))
     first_wins = f[pairs[:, 0]] >= f[pairs[:, 1]]
     return torch.where(first_wins, pairs[:, 0], pairs[:, 1])
+
+
+CROSSOVER_START = ("fitter", "worse")
+
+
+def start_parent(pairs: Tensor, fitness: Tensor, start: str = "fitter") -> Tensor:
+    """The parent each crossover child starts from (weights, optionally Adam state) [n_c]: the ``fitter``
+    one (CE-GAN) or the ``worse`` one (PDERL, Bodnar et al. 2020: the child then learns the fitter
+    parent's behaviour by distillation instead of inheriting it). Ties: fitter -> first, worse -> second."""
+    fitter = fitter_parent(pairs, fitness)
+    if start == "fitter":
+        return fitter
+    if start == "worse":
+        return pairs.sum(dim=1) - fitter
+    raise ValueError(f"unknown crossover start {start!r}; choose one of {list(CROSSOVER_START)}")
 
 
 def p_teaches(d_p: Tensor, d_q: Tensor) -> Tensor:
@@ -74,6 +91,19 @@ def other_parent_share(pairs: Tensor, start: Tensor, d_p: Tensor, d_q: Tensor) -
     return (p_teaches(d_p, d_q) != started_from_p).float().mean()
 
 
-def distillation_loss(student: Tensor, teacher: Tensor) -> Tensor:
-    """MSE(student, teacher), the mean over all elements; no gradient flows into the teacher."""
-    return (student - teacher.detach()).pow(2).mean()
+DISTILL_REDUCTIONS = ("sum", "mean")
+
+
+def distillation_loss(student: Tensor, teacher: Tensor, reduction: str = "mean") -> Tensor:
+    """Distillation loss of ``student`` towards ``teacher`` [n, *sample_shape]; no gradient flows into the
+    teacher. ``sum``: sum_i ||student_i - teacher_i||^2, the CE-GAN paper's Eq. 10; ``mean``: the mean
+    over all elements (MSE, the reference code). The two differ by the factor n * prod(sample_shape), which
+    decides how much the distillation gradient weighs against the Adam moments the child inherits."""
+    sq = (student - teacher.detach()).pow(2)
+    if reduction == "sum":
+        return sq.sum()
+    if reduction == "mean":
+        return sq.mean()
+    raise ValueError(
+        f"unknown distillation reduction {reduction!r}; choose one of {list(DISTILL_REDUCTIONS)}"
+    )

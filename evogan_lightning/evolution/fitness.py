@@ -31,7 +31,10 @@ def logit_fitness(logits: Tensor) -> Tensor:
 
 
 def combined_fitness(f_q: Tensor, f_d: Tensor, gamma: float) -> Tensor:
-    """F = F_q + gamma * F_d (E-GAN Eq. 8)."""
+    """F = F_q + gamma * F_d (E-GAN Eq. 8). ``gamma = 0`` gives F_q exactly (also where F_d = +inf, the
+    zero-gradient case, where 0 * inf would be NaN)."""
+    if gamma == 0:
+        return f_q.clone()
     return f_q + gamma * f_d
 
 

@@ -26,6 +26,7 @@ FITNESS_KINDS = ("paper", "neg_bce")
 PARENT_SELECTIONS = ("uniform", "tournament")
 CROSSOVER_MODES = ("per_tensor", "elementwise", "one_point")
 OPTIMIZER_AFTER_GA = ("reset", "inherit")
+MUTATION_SCOPES = ("weights", "all")
 
 
 # ---------------------------------------------------------------------- fitness
@@ -113,6 +114,19 @@ def tensor_sizes(module: nn.Module) -> list[int]:
     return [p.numel() for p in module.parameters()]
 
 
+def weight_mask(module: nn.Module, scope: str = "weights") -> Tensor:
+    """Bool [N] over the flat genes of ``module`` (Population order): True for the entries mutation may
+    change. ``weights``: entries of weight matrices and kernels (parameters with >= 2 dims), not biases
+    nor batch-norm scales/shifts (GAGAN's mutation, ALGORITHMS.md); ``all``: every parameter."""
+    if scope not in MUTATION_SCOPES:
+        raise ValueError(f"unknown mutation scope {scope!r}; choose one of {list(MUTATION_SCOPES)}")
+    parts = [
+        torch.full((p.numel(),), scope == "all" or p.dim() >= 2, dtype=torch.bool)
+        for p in module.parameters()
+    ]
+    return torch.cat(parts).to(next(module.parameters()).device)
+
+
 def crossover(
     parent1: Tensor,
     parent2: Tensor,
@@ -150,27 +164,32 @@ def crossover(
     return torch.where(from_first, parent1, parent2)
 
 
-def mutate(genes: Tensor, rate: float, std: float, generator: torch.Generator | None = None) -> Tensor:
+def mutate(
+    genes: Tensor,
+    rate: float,
+    std: float,
+    generator: torch.Generator | None = None,
+    allowed: Tensor | None = None,
+) -> Tensor:
     """Gaussian mutation: each entry of ``genes`` [n, N] gets N(0, std^2) noise with probability ``rate``
-    (Bernoulli mask). Returns a new tensor; ``genes`` is not modified."""
+    (Bernoulli mask), only where ``allowed`` [N] (bool, ``weight_mask``; default: everywhere) is True.
+    The random draws do not depend on ``allowed``. Returns a new tensor; ``genes`` is not modified."""
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"mutation_rate must be in [0, 1], got {rate}")
     if std < 0:
         raise ValueError(f"mutation_std must be >= 0, got {std}")
     mask = torch.rand(genes.shape, generator=generator, device=genes.device) < rate
     noise = torch.randn(genes.shape, generator=generator, device=genes.device, dtype=genes.dtype) * std
+    if allowed is not None:
+        mask = mask & allowed.to(mask.device)
     return genes + noise * mask
 
 
 # ---------------------------------------------------------------------- optimizer state
 @torch.no_grad()
 def reset_adam(pop: Population, rows: Tensor | slice) -> None:
-    """Fresh Adam state (zero moments, step 0) for ``rows`` of ``pop``."""
-    for flat in (pop.exp_avg, pop.exp_avg_sq, pop.step):
-        if isinstance(rows, slice):
-            flat[rows].zero_()
-        else:
-            flat.index_fill_(0, rows.to(flat.device), 0.0)
+    """Fresh Adam state (zero moments, step 0) for ``rows`` of ``pop`` (``Population.reset_adam``)."""
+    pop.reset_adam(rows)
 
 
 # ---------------------------------------------------------------------- one GA step
@@ -195,6 +214,7 @@ def genetic_step(
     crossover_mode: str = "per_tensor",
     mutation_rate: float = 0.05,
     mutation_std: float = 0.05,
+    mutation_scope: str = "weights",
     optimizer_after_ga: str = "reset",
     generator: torch.Generator | None = None,
 ) -> GAStep:
@@ -202,7 +222,8 @@ def genetic_step(
 
     The top ``round(elite_fraction * P)`` by ``fitness`` [P] keep their slot, weights, buffers and Adam
     state. Every other slot becomes an offspring of two elites: crossover of their genes, then Gaussian
-    mutation; its running buffers (not genes) come from parent 1. Adam state: ``inherit`` - the offspring
+    mutation (of the weights only, or of every parameter: ``mutation_scope``); its running buffers (not
+    genes) come from parent 1. Adam state: ``inherit`` - the offspring
     takes parent 1's state and elites keep theirs; ``reset`` - every member (elites too) starts a fresh
     Adam. ``pop.fitness`` keeps the elites' scores; offspring get NaN (not evaluated yet).
     """
@@ -223,7 +244,8 @@ def genetic_step(
     genes = crossover(
         pop.params[slot1], pop.params[slot2], crossover_mode, generator, sizes=tensor_sizes(pop.member(0))
     )
-    genes = mutate(genes, mutation_rate, mutation_std, generator)
+    allowed = weight_mask(pop.member(0), mutation_scope)
+    genes = mutate(genes, mutation_rate, mutation_std, generator, allowed)
     pop.copy_slots(replaced, slot1)  # parent 1's buffers and Adam state (weights overwritten next)
     pop.params.index_copy_(0, replaced, genes)
     if optimizer_after_ga == "reset":

@@ -224,6 +224,15 @@ class Population(nn.Module):
         denom = (v.sqrt() / bc2_sqrt.unsqueeze(1)).add_(self.eps)
         p.addcdiv_(m * (self.lr / bc1).unsqueeze(1), denom, value=-1.0)
 
+    @torch.no_grad()
+    def reset_adam(self, rows: Rows) -> None:
+        """Fresh Adam state (zero moments, step 0) for ``rows`` (a slice or LongTensor [k]); weights stay."""
+        for flat in (self.exp_avg, self.exp_avg_sq, self.step):
+            if isinstance(rows, slice):
+                flat[rows].zero_()
+            else:
+                flat.index_fill_(0, rows.to(flat.device), 0.0)
+
     def grad_norm(self, rows: slice) -> Tensor:
         """L2 norm of each slot's gradient, [k]."""
         return self.grads[rows].norm(dim=1)
@@ -251,7 +260,7 @@ class Population(nn.Module):
     def best_index(self) -> int:
         """Index of the fittest parent (NaN fitness counts as worst; parent 0 when none is known)."""
         f = torch.nan_to_num(self.fitness, nan=float("-inf"))
-        return int(torch.argmax(f).item()) if torch.isfinite(f).any() else 0
+        return int(torch.argmax(f).item()) if (f > float("-inf")).any() else 0
 
     def adam_state(self, slot: int) -> dict[str, Tensor]:
         """Copies of one slot's Adam state (for inspection and tests)."""

@@ -2,7 +2,8 @@
 
 E-GAN (Wang et al. 2019, Sec. III-D) keeps the mu best children by fitness and never the parents;
 CE-GAN's "comprehensive selection" ranks mutants and crossover children together (and, as an option,
-re-evaluated parents). Candidates with NaN/Inf fitness (diverged) are never selected.
+re-evaluated parents). Candidates with NaN or -inf fitness (diverged) are never selected; +inf is the
+best possible score (E-GAN's F_d = -log ||grad|| of a zero gradient), not a divergence.
 """
 
 from __future__ import annotations
@@ -26,11 +27,17 @@ def replace_parents(pop: Population, slots: Tensor, fitness: Tensor) -> None:
     pop.fitness.copy_(fitness.detach().to(pop.fitness))
 
 
-def top_mu(fitness: Tensor, mu: int) -> tuple[Tensor, Tensor]:
-    """Indices [mu] of the mu fittest candidates (descending; ties go to the lower index), and the finite
-    mask [K].
+def valid_fitness(fitness: Tensor) -> Tensor:
+    """Bool mask of candidates that may be selected: not NaN and not -inf. +inf counts as valid (and best):
+    E-GAN's diversity F_d = -log ||grad L_D|| is +inf when D's gradient vanishes, which is the ideal."""
+    return ~torch.isnan(fitness) & (fitness != float("-inf"))
 
-    ``fitness``: [K] with K >= mu. Non-finite candidates rank below every finite one. If fewer than mu are
+
+def top_mu(fitness: Tensor, mu: int) -> tuple[Tensor, Tensor]:
+    """Indices [mu] of the mu fittest candidates (descending; ties go to the lower index), and the valid
+    mask [K] (``valid_fitness``).
+
+    ``fitness``: [K] with K >= mu. NaN/-inf candidates rank below every valid one; +inf ranks first. If fewer than mu are
     finite, the best finite ones fill the remaining places in turn (a diverged individual is never kept
     while one finite candidate exists). No host sync (CUDA-graph safe): the caller checks
     ``finite.any()`` (``check_survivors``) and stops the run when every candidate diverged."""
@@ -38,7 +45,7 @@ def top_mu(fitness: Tensor, mu: int) -> tuple[Tensor, Tensor]:
         raise ValueError(
             f"need a fitness vector with at least mu={mu} entries, got shape {tuple(fitness.shape)}"
         )
-    finite = torch.isfinite(fitness)
+    finite = valid_fitness(fitness)
     ranked = torch.where(finite, fitness, torch.full_like(fitness, float("-inf")))
     # stable sort: exact ties (common in generation 1, where Adam's first step is lr*sign(grad) for every
     # mutation loss) go to the lower index on every device, unlike topk whose tie order is unspecified
