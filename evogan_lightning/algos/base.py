@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from ..data.stream import stream_seed
 from ..errors import ConfigError, DivergedError
-from ..evolution.losses import discriminator_loss, gradient_penalty
+from ..evolution.losses import discriminator_loss, gradient_penalty, r1_penalty
 from ..evolution.population import Population
 from ..evolution.selection import ALL_DIVERGED
 from ..evolution.tally import OperatorTally
@@ -130,11 +130,12 @@ class EvoGANModule(L.LightningModule):
             and all(_is_number(b) and 0.0 <= b < 1.0 for b in betas),
             f"algo.betas must be two numbers in [0, 1), got {betas!r}",
         )
-        gp = self.a("gradient_penalty", 0.0)
-        _require(
-            _is_number(gp) and gp >= 0 and math.isfinite(gp),
-            f"algo.gradient_penalty must be a number >= 0 (0 = off), got {gp!r}",
-        )
+        for key in ("gradient_penalty", "r1_penalty"):
+            gp = self.a(key, 0.0)
+            _require(
+                _is_number(gp) and gp >= 0 and math.isfinite(gp),
+                f"algo.{key} must be a number >= 0 (0 = off), got {gp!r}",
+            )
         schedule = self.a("lr_schedule", "constant")
         _require(
             schedule in LR_SCHEDULES,
@@ -255,6 +256,9 @@ class EvoGANModule(L.LightningModule):
         gp = float(self.a("gradient_penalty", 0.0))
         if gp > 0:
             loss = loss + gp * gradient_penalty(d, real, fake, rng=self.rng)
+        r1 = float(self.a("r1_penalty", 0.0))
+        if r1 > 0:
+            loss = loss + 0.5 * r1 * r1_penalty(d, real)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()

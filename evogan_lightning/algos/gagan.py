@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..evolution import genetic
-from ..evolution.losses import gradient_penalty, heuristic_loss
+from ..evolution.losses import gradient_penalty, heuristic_loss, r1_penalty
 from ..evolution.population import Population
 from .base import EvoGANModule, frozen
 
@@ -153,7 +153,7 @@ class GAGAN(EvoGANModule):
         smoothing, else 1) on the same batch; one backward and one fused update for all P.
         Returns the per-D losses [P] (detached)."""
         ds, t = self.discriminator, self._real_target()
-        gp = float(self.a("gradient_penalty", 0.0))
+        gp, r1 = float(self.a("gradient_penalty", 0.0)), float(self.a("r1_penalty", 0.0))
         real, fake = self._noisy(real), self._noisy(fake.detach())
         losses = []
         for i in range(ds.num_parents):
@@ -162,6 +162,8 @@ class GAGAN(EvoGANModule):
             loss = t * F.softplus(-r).mean() + (1.0 - t) * F.softplus(r).mean() + F.softplus(f).mean()
             if gp > 0:
                 loss = loss + gp * gradient_penalty(d, real, fake, rng=self.rng)
+            if r1 > 0:
+                loss = loss + 0.5 * r1 * r1_penalty(d, real)
             losses.append(loss)
         losses_t = torch.stack(losses)
         ds.zero_grad(ds.parent_rows)
