@@ -16,7 +16,7 @@ import torch
 from omegaconf import OmegaConf
 
 from .algos import get_algorithm
-from .algos.base import EvoGANModule
+from .algos.base import EvoGANModule, upgrade_checkpoint
 from .errors import ConfigError
 
 USAGE = (
@@ -30,7 +30,7 @@ def load_module(ckpt_path: str | Path, device: str = "cpu") -> EvoGANModule:
     path = Path(ckpt_path)
     if not path.is_file():
         raise ConfigError(f"checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = upgrade_checkpoint(torch.load(path, map_location="cpu", weights_only=False))
     try:
         cfg = ckpt["hyper_parameters"]["cfg"]
     except KeyError as err:

@@ -44,7 +44,8 @@ METRICS = ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl")
 USAGE = (
     "usage: python -m evogan_lightning.study [algos=gan_minimax,...,scgan] [data=ring8,grid25] "
     "[seeds=0,1,2,3,4] [preset=toy_fast] [generations=N] [jobs=2] [out=studies/toy] "
-    "[extra='key=value ...'] [report_only=false]"
+    "[extra='key=value ...'] [report_only=false]\n"
+    "extra: overrides for every run (algo.KEY only where that algorithm has the option)"
 )
 
 
@@ -94,13 +95,30 @@ def plan(
     return [Run(a, d, s, out / a / d / f"seed{s}") for a in algos for d in data for s in seeds]
 
 
+def applicable(algo: str, extra: Sequence[str]) -> list[str]:
+    """The ``extra`` overrides that apply to study algorithm ``algo``: an ``algo.KEY=...`` override only
+    where that algorithm has the option (``algo.eval_batch_size`` is not a baseline GAN option)."""
+    from .algos.base import algo_options
+
+    name = next(o.split("=", 1)[1] for o in STUDY_ALGOS[algo] if o.startswith("algo="))
+    known = algo_options(name)
+    keep = []
+    for item in extra:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if key.startswith("algo.") and key.split(".")[1] not in known:
+            continue
+        keep.append(item)
+    return keep
+
+
 def command(run: Run, preset: str, generations: int | None, extra: Sequence[str]) -> list[str]:
-    """The training command of one run (an ordinary ``python -m evogan_lightning`` call)."""
+    """The training command of one run (an ordinary ``python -m evogan_lightning`` call); ``extra``
+    overrides go to every run that has them (``applicable``)."""
     cmd = [sys.executable, "-m", "evogan_lightning", f"experiment={preset}", *STUDY_ALGOS[run.algo]]
     cmd += [f"data={run.data}", f"seed={run.seed}", f"hydra.run.dir={run.dir}"]
     if generations is not None:
         cmd.append(f"generations={generations}")
-    return cmd + list(extra)
+    return cmd + applicable(run.algo, extra)
 
 
 def _fmt_time(seconds: float) -> str:

@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from .algos import get_algorithm
-from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
+from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture, upgrade_checkpoint
 from .console import quiet_warnings, stop_on_interrupt, tidy_lightning_logging
 from .data.datamodule import GANDataModule
 from .errors import ConfigError, DivergedError, StoppedByUser
@@ -90,6 +90,7 @@ def load_checkpoint_meta(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ConfigError(f"cannot read checkpoint {path}: {err}") from err
     if CHECKPOINT_KEY not in ckpt:
         raise ConfigError(f"{path} is not an evogan_lightning checkpoint (no '{CHECKPOINT_KEY}' section)")
+    upgrade_checkpoint(ckpt)
     return ckpt[CHECKPOINT_KEY], dict(ckpt.get("hyper_parameters", {}).get("cfg", {}))
 
 

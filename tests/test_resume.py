@@ -74,12 +74,40 @@ def test_net_auto_and_the_explicit_family_with_its_defaults_are_the_same_archite
 
     arch = {"algo": "gan", "net": "mlp", "latent_dim": 2, "shape": [2], "population_size": 1}
     auto_run = {**arch, "net_options": {}}  # what a net=auto checkpoint stores
-    spelled_out = {
-        **arch,
-        "net_options": {"hidden": 512, "g_layers": 3, "d_layers": 3, "d_batch_norm": False},
-    }
+    from evogan_lightning.nets import mlp
+
+    spelled_out = {**arch, "net_options": dict(mlp.DEFAULTS)}
     assert check_architecture(auto_run, spelled_out) is None
     narrower = {**arch, "net_options": {"hidden": 64}}
     assert "net_options" in check_architecture(auto_run, narrower)
     other = {**arch, "net": "egan32", "net_options": {}}
     assert "net: checkpoint 'mlp' vs config 'egan32'" in check_architecture(auto_run, other)
+
+
+def test_checkpoint_written_before_the_mlp_width_change_still_loads_and_resumes(tmp_path):
+    """Version-1 checkpoints of net=auto toy runs stored no net options, and the MLP was 512 wide then."""
+    import torch
+    from conftest import FAST, read_metrics, run_cli
+
+    from evogan_lightning.algos.base import CHECKPOINT_KEY
+    from evogan_lightning.sample import load_module
+
+    run = tmp_path / "old"
+    run_cli(["algo=gan", "net=mlp", "net.hidden=512", "generations=3", f"hydra.run.dir={run}", *FAST])
+    ckpt_path = run / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    reference = load_module(ckpt_path).sample(64)
+    # rewrite it as the code before 2026-12-03 wrote a net=auto run: version 1, no net options
+    ckpt[CHECKPOINT_KEY]["version"] = 1
+    ckpt[CHECKPOINT_KEY]["architecture"]["net_options"] = {}
+    ckpt["hyper_parameters"]["cfg"]["net"] = {"name": "auto"}
+    for key in ("r1_penalty", "lr_schedule"):  # options that did not exist then
+        ckpt["hyper_parameters"]["cfg"]["algo"].pop(key)
+    torch.save(ckpt, ckpt_path)
+
+    module = load_module(ckpt_path)
+    assert module.generators.member(0).net[0].out_features == 512
+    assert torch.equal(module.sample(64), reference)
+    assert module.a("lr_schedule", "constant") == "constant"  # the old behaviour for options it lacks
+    run_cli([f"ckpt_path={ckpt_path}", "generations=5", f"hydra.run.dir={run}", *FAST])
+    assert read_metrics(run)["generation"] == 5

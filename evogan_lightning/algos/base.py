@@ -31,7 +31,7 @@ from ..nets import NetSpec, effective_options, resolve_net
 from .capture import GraphedGeneration, validate_cuda_graph
 
 CHECKPOINT_KEY = "evogan"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: architecture holds the net options with defaults filled in (2026-12-03)
 
 
 @contextlib.contextmanager
@@ -469,7 +469,7 @@ class EvoGANModule(L.LightningModule):
             "algo": self.algo_name,
             "net": self.net_spec.name,
             "latent_dim": self.net_spec.latent_dim,
-            "net_options": dict(self.net_spec.options),
+            "net_options": effective_options(self.net_spec.name, self.net_spec.options),
             "shape": list(self.shape),
             "population_size": parents,
         }
@@ -487,7 +487,7 @@ class EvoGANModule(L.LightningModule):
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get(CHECKPOINT_KEY)
+        state = upgrade_checkpoint(checkpoint).get(CHECKPOINT_KEY)
         if state is None:
             raise ConfigError("this checkpoint was not written by evogan_lightning (no 'evogan' section)")
         mismatch = check_architecture(state["architecture"], self.architecture())
@@ -499,6 +499,27 @@ class EvoGANModule(L.LightningModule):
         self.operator_counts = dict(state.get("operator_counts", {}))
         self.history = list(state.get("history", []))
         self._last_stats = dict(state.get("last_stats", {}))
+
+
+def upgrade_checkpoint(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """Bring a checkpoint of an earlier version up to this one, in place (and return it). Version 1 stored the
+    net options as typed (``{}`` for ``net=auto``), so its family defaults are the ones of that time: a toy
+    MLP written then is 512 units wide (``mlp.LEGACY_DEFAULTS``), and keeps loading after the default width
+    changed."""
+    state = checkpoint.get(CHECKPOINT_KEY)
+    if not isinstance(state, dict) or int(state.get("version", 1)) >= 2:
+        return checkpoint
+    from ..nets import mlp
+
+    arch = state["architecture"]
+    if arch.get("net") == "mlp":
+        legacy = {**mlp.LEGACY_DEFAULTS, **(arch.get("net_options") or {})}
+        arch["net_options"] = legacy
+        cfg = checkpoint.get("hyper_parameters", {}).get("cfg")
+        if isinstance(cfg, dict):
+            cfg["net"] = {**dict(cfg.get("net") or {}), "name": "mlp", **legacy}
+    state["version"] = CHECKPOINT_VERSION
+    return checkpoint
 
 
 @functools.cache

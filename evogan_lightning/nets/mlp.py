@@ -1,4 +1,5 @@
-"""MLP pair for 2-d toy mixtures (E-GAN toy experiments: 512-unit layers; D with optional batch norm)."""
+"""MLP pair for 2-d toy mixtures. Default 128 units (the toy study's fast nets, README "Results"); the E-GAN
+toy experiments used 512-unit layers with batch norm in D (``experiment=egan_toy``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from torch import Tensor, nn
 
 LATENT_DIM = 2
 NOISE = "normal"
-DEFAULTS = {"hidden": 512, "g_layers": 3, "d_layers": 3, "d_batch_norm": False}
+DEFAULTS = {"hidden": 128, "g_layers": 3, "d_layers": 3, "d_batch_norm": False}
+# The defaults of checkpoints written before 2026-12-03 (checkpoint version 1), when the width was 512.
+LEGACY_DEFAULTS = {"hidden": 512, "g_layers": 3, "d_layers": 3, "d_batch_norm": False}
 _OPTIONS = set(DEFAULTS)
 
 
@@ -28,7 +31,7 @@ def _check_options(options: dict) -> None:
 class MLPGenerator(nn.Module):
     """z [B, latent_dim] -> x [B, D]: ``g_layers`` ReLU layers of ``hidden`` units, linear output."""
 
-    def __init__(self, latent_dim: int, out_dim: int, hidden: int = 512, g_layers: int = 3) -> None:
+    def __init__(self, latent_dim: int, out_dim: int, hidden: int = 128, g_layers: int = 3) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = latent_dim
@@ -45,7 +48,7 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """x [B, D] -> logits [B]: ``d_layers`` ReLU layers (optionally batch-normed) of ``hidden`` units."""
 
-    def __init__(self, in_dim: int, hidden: int = 512, d_layers: int = 3, d_batch_norm: bool = False) -> None:
+    def __init__(self, in_dim: int, hidden: int = 128, d_layers: int = 3, d_batch_norm: bool = False) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = in_dim
