@@ -77,9 +77,7 @@ def split_list(value: Any) -> list[str]:
     return [s for s in str(value).replace(" ", "").split(",") if s]
 
 
-def plan(
-    algos: Sequence[str], data: Sequence[str], seeds: Sequence[int], out: Path
-) -> list[Run]:
+def plan(algos: Sequence[str], data: Sequence[str], seeds: Sequence[int], out: Path) -> list[Run]:
     """The runs of a study, checked before anything starts (unknown names fail with the valid ones)."""
     unknown = [a for a in algos if a not in STUDY_ALGOS]
     if unknown:
@@ -327,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             seeds = [int(s) for s in split_list(args["seeds"])]
         except ValueError as err:
-            raise ConfigError(f"seeds must be whole numbers separated by commas, got {args['seeds']!r}") from err
+            raise ConfigError(
+                f"seeds must be whole numbers separated by commas, got {args['seeds']!r}"
+            ) from err
         jobs = int(args["jobs"])
         if jobs < 1:
             raise ConfigError(f"jobs must be >= 1, got {jobs}")
@@ -343,8 +343,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args["report_only"]:
         todo = [r for r in runs if not r.done]
         if len(todo) < len(runs):
-            print(f"{len(runs) - len(todo)} of {len(runs)} runs already finished in {out}; running the other {len(todo)}")
-        print(f"study: {len(todo)} runs, {jobs} at a time, preset experiment={args['preset']} -> {out}", flush=True)
+            print(
+                f"{len(runs) - len(todo)} of {len(runs)} runs already finished in {out}; running the other {len(todo)}"
+            )
+        print(
+            f"study: {len(todo)} runs, {jobs} at a time, preset experiment={args['preset']} -> {out}",
+            flush=True,
+        )
         execute(todo, [command(r, str(args["preset"]), generations, extra) for r in todo], jobs)
     header = (
         f"Toy study, {time.strftime('%Y-%m-%d')}: `python -m evogan_lightning.study "

@@ -48,3 +48,20 @@ def read_metrics(run_dir: Path) -> dict:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+from lightning.pytorch.callbacks import Callback  # noqa: E402
+
+
+class StopAt(Callback):
+    """A Lightning callback that interrupts a run after ``generation`` generations, as Ctrl-C would (the run
+    keeps its full ``generations``, so a decaying learning-rate schedule is the uninterrupted run's).
+    Add it with ``+callbacks.stop._target_=conftest.StopAt +callbacks.stop.generation=N`` (in process)."""
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+
+    def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+        if pl_module.generation >= self.generation:
+            pl_module.request_stop()
+            trainer.should_stop = True

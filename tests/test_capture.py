@@ -138,7 +138,11 @@ def test_operator_tally_counts_on_the_device_and_round_trips():
 
 def test_cuda_graph_on_cpu_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="needs a CUDA device.*trainer.accelerator=gpu"):
-        run(tmp_path, "cegan", ("algo.cuda_graph=true", "trainer.accelerator=cpu"))
+        run(
+            tmp_path,
+            "cegan",
+            ("algo.cuda_graph=true", "algo.lr_schedule=constant", "trainer.accelerator=cpu"),
+        )
     assert not (tmp_path / "metrics.json").exists()
 
 
@@ -148,6 +152,7 @@ def test_cuda_graph_on_cpu_is_a_clear_error(tmp_path):
         (["algo=gagan", "algo.cuda_graph=true"], "not supported by algo=gagan"),
         (["algo=scgan", "algo.cuda_graph=true"], "not supported by algo=scgan"),
         (["algo=cegan", "algo.cuda_graph=maybe"], "algo.cuda_graph must be true or false"),
+        (["algo=gan", "algo.cuda_graph=true"], "replays fixed learning rates.*algo.lr_schedule=constant"),
     ],
 )
 def test_cuda_graph_bad_input(tmp_path, overrides, needle):

@@ -206,3 +206,84 @@ def test_multirun_n_c_by_fitness(tmp_path):
         seen.add((n_c, fitness))
         assert ("fitness/diversity" in read_metrics(j)) == (fitness == "egan")
     assert seen == {(1, "cegan"), (2, "cegan"), (1, "egan"), (2, "egan")}
+
+
+@pytest.mark.parametrize(
+    "overrides,needle",
+    [
+        (
+            ["algo.distill_reduction=median"],
+            "unknown algo.distill_reduction 'median'; choose one of ['sum', 'mean']",
+        ),
+        (
+            ["algo.crossover_start=random"],
+            "unknown algo.crossover_start 'random'; choose one of ['fitter', 'worse']",
+        ),
+        (["algo.crossover_optimizer=keep"], "unknown algo.crossover_optimizer 'keep'"),
+    ],
+)
+def test_crossover_variants_reject_unknown_values(tmp_path, overrides, needle):
+    with pytest.raises(ConfigError) as err:
+        cegan(overrides, tmp_path)
+    assert needle in str(err.value)
+
+
+@pytest.mark.parametrize("start", ["fitter", "worse"])
+@pytest.mark.parametrize("optimizer", ["inherit", "reset"])
+def test_crossover_start_and_optimizer_variants(tmp_path, start, optimizer):
+    m = cegan([f"algo.crossover_start={start}", f"algo.crossover_optimizer={optimizer}"], tmp_path)
+    pop = m.generators
+    with torch.no_grad():
+        for s in range(pop.num_slots):
+            pop.exp_avg[s].fill_(float(s))
+            pop.step[s] = 10 * s
+        pop.params[1:4].add_(torch.randn(3, pop.num_parameters))
+    mutants = fake_mutants(m, [0.3, 0.1, 0.2], torch.randn(3, 32), torch.randn(3, 32, 2))  # best pair (0, 2)
+    seen = {}
+
+    def distill(rows, z, teacher, reduction):
+        seen.update(params=pop.params[rows].clone(), m=pop.exp_avg[rows].clone(), step=pop.step[rows].clone())
+        seen["reduction"] = reduction
+        return torch.zeros(1)
+
+    m.backend.distill = distill
+    m.crossover(mutants, torch.randn(32, 2), None)
+    source = 1 if start == "fitter" else 3  # mutant 0 (slot 1) is fitter than mutant 2 (slot 3)
+    assert torch.equal(seen["params"][0], pop.params[source])
+    if optimizer == "inherit":
+        assert seen["step"].item() == 10 * source and (seen["m"] == source).all()
+    else:  # a fresh Adam: the step is pure distillation
+        assert seen["step"].item() == 0 and (seen["m"] == 0).all()
+    assert seen["reduction"] == "sum"  # the toy default (Eq. 10)
+
+
+def test_sum_distillation_steers_the_step_where_mean_leaves_it_to_momentum(tmp_path):
+    """The audit's finding: with the mean the crossover child is its start parent plus the inherited Adam
+    momentum; with the sum (Eq. 10) the distillation gradient steers the step. Measured as the cosine between
+    the child's parameter change and the negative distillation gradient."""
+    cosine = {}
+    for reduction in ("mean", "sum"):
+        m = cegan([f"algo.distill_reduction={reduction}"], tmp_path)
+        pop = m.generators
+        torch.manual_seed(0)
+        with torch.no_grad():
+            pop.params[1:4].add_(1e-3 * torch.randn(3, pop.num_parameters))  # mutants one small step apart
+            pop.exp_avg[1:4].normal_(0, 1e-3)  # inherited momentum of adversarial gradients ~1e-3
+            pop.exp_avg_sq[1:4].fill_(1e-6)
+            pop.step[1:4] = 100
+        z = torch.randn(32, 2)
+        with torch.no_grad():
+            samples = torch.stack([pop.member(s)(z) for s in (1, 2, 3)])
+        logits = torch.tensor([[-1.0] * 32, [0.0] * 32, [1.0] * 32])  # mutant 2 wins every row
+        mutants = fake_mutants(m, [0.3, 0.1, 0.2], logits, samples)  # pair (0, 2), the child starts from 0
+        child_row = m.rows(3, 1).start
+        start = pop.params[1].clone()
+        flat = start.clone().requires_grad_(True)
+        from evogan_lightning.evolution.functional import vmapped_generate
+
+        x = vmapped_generate(pop, flat.unsqueeze(0), z.unsqueeze(0))[0]
+        (grad,) = torch.autograd.grad((x - samples[2]).pow(2).sum(), flat)
+        m.crossover(mutants, z, None)
+        step = pop.params[child_row] - start
+        cosine[reduction] = torch.nn.functional.cosine_similarity(step, -grad, dim=0).item()
+    assert cosine["sum"] > 0.5 and cosine["sum"] > cosine["mean"] + 0.3, cosine

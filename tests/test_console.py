@@ -61,3 +61,33 @@ def test_quiet_warnings_drops_only_the_listed_noise():
     assert [str(w.message) for w in caught] == [
         "the FID classifier was trained on mnist, the data are fashion_mnist"
     ]
+
+
+def test_progress_bar_counts_generations_and_the_run_ends_in_words(tmp_path, capsys):
+    from evogan_lightning.config import compose
+    from evogan_lightning.train import toy_summary, train
+
+    cfg = compose(
+        ["algo=gan", "net=mlp", "net.hidden=8", "generations=7", "logger=none", "callbacks=none"],
+        output_dir=str(tmp_path),
+    )
+    train(cfg)
+    out = capsys.readouterr().out
+    assert "generations: 100%" in out and "7/7" in out and "Epoch 0" not in out
+    assert "ring8: " in out and "/8 modes covered, " in out and "% of samples within 3 std of a mode" in out
+    words = toy_summary(
+        {
+            "toy/modes_covered": 8.0,
+            "toy/num_modes": 8.0,
+            "toy/high_quality_share": 0.936,
+            "toy/mode_kl": 0.0021,
+            "generation": 6000.0,
+            "train_seconds": 126.0,
+        },
+        "ring8",
+    )
+    assert words == (
+        "ring8: 8/8 modes covered, 94% of samples within 3 std of a mode "
+        "(mode KL 0.002; 6000 generations in 2.1 min)"
+    )
+    assert toy_summary({"val/fid": 30.0}, "cifar10") is None

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from evogan_lightning.config import compose
 from evogan_lightning.data.datamodule import GANDataModule
-from evogan_lightning.errors import ConfigError, DivergedError
+from evogan_lightning.errors import ConfigError, DivergedError, StoppedByUser
 from evogan_lightning.train import build_module
 
 TINY = ["net=mlp", "net.hidden=16", "algo.batch_size=16", "algo.eval_batch_size=32"]
@@ -166,13 +166,16 @@ def assert_exact_resume(tmp_path, overrides, full_gens=9, part_gens=5):
         "log_every_n_generations=1",
     ]
 
-    def run(out, generations, ckpt=None):
+    def run(out, generations, ckpt=None, stop_at=None):
         extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])
+        if stop_at:  # interrupted as by Ctrl-C: same generations, so the same (decaying) lr schedule
+            extra += ["+callbacks.stop._target_=conftest.StopAt", f"+callbacks.stop.generation={stop_at}"]
         train(compose([f"generations={generations}", *common, *extra], output_dir=str(out)))
 
     full, part = tmp_path / "full", tmp_path / "part"
     run(full, full_gens)
-    run(part, part_gens)
+    with pytest.raises(StoppedByUser, match=f"stopped at generation {part_gens} of {full_gens}"):
+        run(part, full_gens, stop_at=part_gens)
     run(part, full_gens, part / "checkpoints/last.ckpt")
     a, b = ckpt_state(full / "checkpoints/last.ckpt"), ckpt_state(part / "checkpoints/last.ckpt")
     assert a["state_dict"].keys() == b["state_dict"].keys()

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from evogan_lightning.config import compose
 from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.data.toy import TOY_MIXTURES
-from evogan_lightning.errors import ConfigError
+from evogan_lightning.errors import ConfigError, StoppedByUser
 from evogan_lightning.evolution.population import Population
 from evogan_lightning.train import build_module
 
@@ -154,13 +154,16 @@ def test_exact_resume(tmp_path):
     vs 5 + resume to 9, stopping between two GA steps."""
     from evogan_lightning.train import train
 
-    def run(out, generations, ckpt=None):
+    def run(out, generations, ckpt=None, stop_at=None):
         extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])
+        if stop_at:  # interrupted as by Ctrl-C: same generations, so the same (decaying) lr schedule
+            extra += ["+callbacks.stop._target_=conftest.StopAt", f"+callbacks.stop.generation={stop_at}"]
         train(compose([f"generations={generations}", *COMMON, *extra], output_dir=str(out)))
 
     full, part = tmp_path / "full", tmp_path / "part"
     run(full, 9)
-    run(part, 5)
+    with pytest.raises(StoppedByUser):
+        run(part, 9, stop_at=5)
     run(part, 9, part / "checkpoints/last.ckpt")
     a, b = ckpt_state(full / "checkpoints/last.ckpt"), ckpt_state(part / "checkpoints/last.ckpt")
     sd = a["state_dict"]

@@ -92,6 +92,7 @@ def run_graph(tmp_path, name, algo, extra, graph, generations=9, ckpt_path=None,
         *tiny,
         *extra,
         f"algo.cuda_graph={str(graph).lower()}",
+        "algo.lr_schedule=constant",  # graphs replay fixed learning rates
         f"generations={generations}",
         "trainer.accelerator=gpu",
         "trainer.devices=1",

@@ -12,6 +12,7 @@ from evogan_lightning.evolution.losses import (
     heuristic_loss,
     least_squares_loss,
     minimax_loss,
+    r1_penalty,
 )
 
 D = torch.tensor([-1.0, 0.0, 2.0])
@@ -55,3 +56,16 @@ def test_gradient_penalty_of_linear_critic():
     critic = lambda x: x @ w  # noqa: E731
     gp = gradient_penalty(critic, torch.randn(5, 2), torch.randn(5, 2))
     assert gp.item() == pytest.approx(16.0)
+
+
+def test_r1_penalty_of_a_quadratic_critic():
+    # C(x) = x1^2 + 3 x2: grad = (2 x1, 3); ||grad||^2 at (1, 0) is 4 + 9 = 13, at (0, 5) it is 0 + 9 = 9
+    critic = lambda x: x[:, 0] ** 2 + 3 * x[:, 1]  # noqa: E731
+    real = torch.tensor([[1.0, 0.0], [0.0, 5.0]])
+    assert r1_penalty(critic, real).item() == pytest.approx((13 + 9) / 2)
+    # it has a graph to the critic's parameters: d/dw E||grad_x (w x1^2)||^2 = E 8 w x1^2 = 4 at w = 1
+    w = torch.tensor(1.0, requires_grad=True)
+    penalty = r1_penalty(lambda x: w * x[:, 0] ** 2, real)
+    (grad,) = torch.autograd.grad(penalty, w)
+    assert grad.item() == pytest.approx(4.0)
+    assert real.grad is None  # the real batch itself is left alone

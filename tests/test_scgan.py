@@ -223,6 +223,7 @@ def test_cli_exact_resume(tmp_path):
         "net.hidden=32",
         "algo.p_cross=0.5",
         "log_every_n_generations=1",
+        "algo.lr_schedule=constant",  # extending a run (12 -> 30) would change a decaying schedule
     ]
     full, part = tmp_path / "full", tmp_path / "part"
     run_cli(["generations=9", f"hydra.run.dir={full}", *common, *FAST])

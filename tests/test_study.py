@@ -16,7 +16,14 @@ def test_plan_names_every_run_and_rejects_bad_input(tmp_path):
     assert len(runs) == 8
     assert runs[0].dir == tmp_path / "gan_minimax" / "ring8" / "seed0"
     cmd = study.command(runs[-1], "toy_fast", 50, ["net.hidden=8"])
-    assert cmd[-6:] == ["algo=cegan", "data=grid25", "seed=1", f"hydra.run.dir={runs[-1].dir}", "generations=50", "net.hidden=8"]
+    assert cmd[-6:] == [
+        "algo=cegan",
+        "data=grid25",
+        "seed=1",
+        f"hydra.run.dir={runs[-1].dir}",
+        "generations=50",
+        "net.hidden=8",
+    ]
     assert "experiment=toy_fast" in cmd
     # an algo option goes only to the algorithms that have it
     baseline = study.command(runs[0], "toy_fast", None, ["algo.eval_batch_size=32", "net.hidden=8"])
@@ -46,12 +53,16 @@ def test_aggregate_is_mean_and_sample_std_over_seeds(tmp_path):
         (run.dir / "metrics.json").write_text(json.dumps(metrics))
         run.load()
     (row,) = study.aggregate(runs)
-    assert row["toy/modes_covered"] == pytest.approx(7.0) and row["toy/modes_covered_std"] == pytest.approx(1.0)
+    assert row["toy/modes_covered"] == pytest.approx(7.0) and row["toy/modes_covered_std"] == pytest.approx(
+        1.0
+    )
     assert row["toy/high_quality_share"] == pytest.approx(0.8)
     assert row["toy/high_quality_share_std"] == pytest.approx(0.1)
     assert row["generations_per_s"] == pytest.approx((60 + 30 + 20) / 3)
     assert row["train_seconds"] == pytest.approx(20.0) and row["seeds"] == 3 and row["failed"] == 0
-    assert "| egan | ring8 | 7.0 +- 1.0 / 8 | 80.0 +- 10.0 | 0.10 +- 0.00 | 37 | 20 | 3 |" in study.markdown([row])
+    assert "| egan | ring8 | 7.0 +- 1.0 / 8 | 80.0 +- 10.0 | 0.10 +- 0.00 | 37 | 20 | 3 |" in study.markdown(
+        [row]
+    )
     assert study.mean_std([5.0]) == (5.0, 0.0)
     assert all(math.isnan(v) for v in study.mean_std([]))
 
@@ -60,14 +71,24 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     out = tmp_path / "study"
     tiny = "net.hidden=8 algo.batch_size=16 algo.eval_batch_size=32 trainer.enable_progress_bar=false logger=none"
-    args = ["algos=gan_heuristic,cegan", "data=ring8", "seeds=0,1", "generations=6", "jobs=2", f"out={out}", f"extra={tiny}"]
+    args = [
+        "algos=gan_heuristic,cegan",
+        "data=ring8",
+        "seeds=0,1",
+        "generations=6",
+        "jobs=2",
+        f"out={out}",
+        f"extra={tiny}",
+    ]
     assert study.main(args) == 0
     printed = capsys.readouterr().out
     assert "[4/4]" in printed and "| cegan | ring8 |" in printed
     results = json.loads((out / "results.json").read_text())
     assert [r["algo"] for r in results["rows"]] == ["gan_heuristic", "cegan"]
     assert len(results["runs"]) == 4 and all(r["generation"] == 6 for r in results["runs"])
-    assert (out / "samples.png").stat().st_size > 0 and (out / "results.md").read_text().startswith("Toy study")
+    assert (out / "samples.png").stat().st_size > 0 and (out / "results.md").read_text().startswith(
+        "Toy study"
+    )
     # a second call finds every run finished and only rebuilds the report
     assert study.main(args) == 0
     assert "4 of 4 runs already finished" in capsys.readouterr().out

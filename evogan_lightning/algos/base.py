@@ -145,7 +145,8 @@ class EvoGANModule(L.LightningModule):
         _require(isinstance(graph, bool), f"algo.cuda_graph must be true or false, got {graph!r}")
         _require(
             not (graph and schedule != "constant"),
-            "algo.cuda_graph=true replays fixed learning rates; use algo.lr_schedule=constant with it",
+            "algo.cuda_graph=true replays fixed learning rates, so it cannot follow algo.lr_schedule="
+            f"{schedule} (the toy default); add algo.lr_schedule=constant",
         )
         _require(
             not graph or self.graph_capturable,
