@@ -18,6 +18,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -137,6 +138,8 @@ def execute(runs: Sequence[Run], commands: Sequence[list[str]], jobs: int) -> No
     while pending or active:
         while pending and len(active) < jobs:
             run, cmd = pending.pop(0)
+            if run.dir.exists():  # a run interrupted with the study: start it afresh (no mixed logs)
+                shutil.rmtree(run.dir)
             run.dir.mkdir(parents=True, exist_ok=True)
             log = open(run.dir / "study.log", "w")  # noqa: SIM115 (closed when the run ends)
             log.write(shlex.join(cmd) + "\n")

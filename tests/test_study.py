@@ -80,7 +80,11 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
         f"out={out}",
         f"extra={tiny}",
     ]
+    stale = out / "cegan" / "ring8" / "seed1"  # left by a study that was stopped mid-run
+    stale.mkdir(parents=True)
+    (stale / "stale.txt").write_text("half a run")
     assert study.main(args) == 0
+    assert not (stale / "stale.txt").exists()  # rerun from scratch, not mixed with the old files
     printed = capsys.readouterr().out
     assert "[4/4]" in printed and "| cegan | ring8 |" in printed
     results = json.loads((out / "results.json").read_text())
