@@ -1,6 +1,6 @@
 PYTHON ?= python
 
-.PHONY: install run test test-slow test-gpu bench lint format clean
+.PHONY: install run test test-slow test-gpu bench study lint format clean
 
 install:  ## install the package with the dev tools (pytest, ruff)
 	$(PYTHON) -m pip install -e ".[dev]"
@@ -20,6 +20,9 @@ test-gpu:  ## CUDA checks (batched vs loop on the GPU, every algorithm on CUDA, 
 bench:  ## ms/generation and peak memory table (bench_results/benchmark.{json,md}) on the device it finds
 	$(PYTHON) -m evogan_lightning.benchmark
 
+study:  ## the toy study of README "Results": 7 algorithms x ring8, grid25 x 5 seeds (about an hour on 2 cores)
+	$(PYTHON) -m evogan_lightning.study out=studies/toy
+
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
@@ -29,5 +32,5 @@ format:
 	$(PYTHON) -m ruff format .
 
 clean:
-	rm -rf outputs multirun build dist *.egg-info .pytest_cache .ruff_cache wandb lightning_logs
+	rm -rf outputs multirun studies build dist *.egg-info .pytest_cache .ruff_cache wandb lightning_logs
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
