@@ -184,13 +184,13 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def aggregate(runs: Sequence[Run]) -> list[dict[str, Any]]:
     """One row per (algorithm, data set): mean and std over seeds of every metric, generations/s and
-    wall-clock; ``seeds`` counts the finished runs and ``failed`` the others."""
+    wall-clock; ``seeds`` counts the finished runs and ``missing`` the others (failed or not run yet)."""
     rows = []
     keys = list(dict.fromkeys((r.algo, r.data) for r in runs))
     for algo, data in keys:
         group = [r for r in runs if (r.algo, r.data) == (algo, data)]
         ok = [r for r in group if r.done]
-        row: dict[str, Any] = {"algo": algo, "data": data, "seeds": len(ok), "failed": len(group) - len(ok)}
+        row: dict[str, Any] = {"algo": algo, "data": data, "seeds": len(ok), "missing": len(group) - len(ok)}
         for name in METRICS:
             row[name], row[name + "_std"] = mean_std([r.metrics.get(name) for r in ok])
         row["toy/num_modes"] = ok[0].metrics.get("toy/num_modes", math.nan) if ok else math.nan
@@ -216,7 +216,7 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         modes = f"{r['toy/modes_covered']:.1f} +- {r['toy/modes_covered_std']:.1f} / {k:.0f}"
         hq = f"{100 * r['toy/high_quality_share']:.1f} +- {100 * r['toy/high_quality_share_std']:.1f}"
         kl = f"{r['toy/mode_kl']:.2f} +- {r['toy/mode_kl_std']:.2f}"
-        seeds = f"{r['seeds']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
+        seeds = f"{r['seeds']}" + (f" of {r['seeds'] + r['missing']}" if r["missing"] else "")
         lines.append(
             f"| {r['algo']} | {r['data']} | {modes} | {hq} | {kl} | {r['generations_per_s']:.0f} | "
             f"{r['train_seconds']:.0f} | {seeds} |"

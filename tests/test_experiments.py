@@ -15,7 +15,27 @@ def test_experiments_are_found():
     assert {"egan_cifar10", "cegan_cifar10", "cegan_gp_cifar10", "cegan_fashion_mnist"} <= set(EXPERIMENTS)
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
+TOY_EXPERIMENTS = [e for e in EXPERIMENTS if compose([f"experiment={e}"]).data.name in ("ring8", "grid25")]
+
+
+def test_toy_experiments_train_on_both_toy_mixtures(tmp_path):
+    assert set(TOY_EXPERIMENTS) == {"toy_fast", "egan_toy"}
+    fast = compose(["experiment=toy_fast", "algo=gagan"])  # the preset fits every algorithm
+    assert fast.algo.lr_g == 1e-3 and fast.algo.r1_penalty == 0.1 and fast.net.hidden == 128
+    paper = compose(["experiment=egan_toy"])
+    assert paper.algo.name == "egan" and paper.net.hidden == 512 and paper.net.d_batch_norm
+    assert paper.algo.gamma == 2.0 and paper.algo.lr_schedule == "constant" and paper.generations == 100000
+    for name, data in (("toy_fast", "grid25"), ("egan_toy", "ring8")):
+        out = tmp_path / name
+        cfg = compose(
+            [f"experiment={name}", f"data={data}", "generations=2", "logger=none", "callbacks=none"],
+            output_dir=str(out),
+        )
+        train(cfg)
+        assert json.loads((out / "metrics.json").read_text())["generation"] == 2
+
+
+@pytest.mark.parametrize("name", [e for e in EXPERIMENTS if e not in TOY_EXPERIMENTS])
 def test_experiment_trains_one_generation_on_synthetic_data_of_its_shape(tmp_path, name):
     real = compose([f"experiment={name}"])
     size, channels = int(real.data.image_size), int(real.data.get("channels", 3))

@@ -57,7 +57,7 @@ def test_bad_input(tmp_path, override, needle):
 def test_discriminators_live_in_a_population(tmp_path):
     m = make_module([], tmp_path)
     assert isinstance(m.discriminator, Population) and m.discriminator.num_parents == 4
-    assert m.discriminator.lr == 1e-5 and m.generators.lr == 1e-4  # lr_d / lr_g defaults
+    assert m.discriminator.lr == 1e-5 and m.generators.lr == 1e-3  # lr_d / lr_g (toy) defaults
     assert not torch.equal(m.discriminator.params[0], m.discriminator.params[1])  # independent init
     assert m.architecture()["num_discriminators"] == 4
 

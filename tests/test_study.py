@@ -59,10 +59,13 @@ def test_aggregate_is_mean_and_sample_std_over_seeds(tmp_path):
     assert row["toy/high_quality_share"] == pytest.approx(0.8)
     assert row["toy/high_quality_share_std"] == pytest.approx(0.1)
     assert row["generations_per_s"] == pytest.approx((60 + 30 + 20) / 3)
-    assert row["train_seconds"] == pytest.approx(20.0) and row["seeds"] == 3 and row["failed"] == 0
+    assert row["train_seconds"] == pytest.approx(20.0) and row["seeds"] == 3 and row["missing"] == 0
     assert "| egan | ring8 | 7.0 +- 1.0 / 8 | 80.0 +- 10.0 | 0.10 +- 0.00 | 37 | 20 | 3 |" in study.markdown(
         [row]
     )
+    (runs[2].dir / "metrics.json").unlink()  # a run that failed or has not run yet
+    (row,) = study.aggregate(runs)
+    assert row["seeds"] == 2 and row["missing"] == 1 and "| 2 of 3 |" in study.markdown([row])
     assert study.mean_std([5.0]) == (5.0, 0.0)
     assert all(math.isnan(v) for v in study.mean_std([]))
 

@@ -144,14 +144,14 @@ class EvoGANModule(L.LightningModule):
         graph = self.a("cuda_graph", False)
         _require(isinstance(graph, bool), f"algo.cuda_graph must be true or false, got {graph!r}")
         _require(
-            not (graph and schedule != "constant"),
-            "algo.cuda_graph=true replays fixed learning rates, so it cannot follow algo.lr_schedule="
-            f"{schedule} (the toy default); add algo.lr_schedule=constant",
-        )
-        _require(
             not graph or self.graph_capturable,
             f"algo.cuda_graph=true is not supported by algo={self.algo_name} (its generation makes host-side "
             "decisions); it is available for gan, egan and cegan. Drop algo.cuda_graph",
+        )
+        _require(
+            not (graph and schedule != "constant"),
+            "algo.cuda_graph=true replays fixed learning rates, so it cannot follow algo.lr_schedule="
+            f"{schedule} (the toy default); add algo.lr_schedule=constant",
         )
 
     def validate(self) -> None:
