@@ -42,10 +42,27 @@ STUDY_ALGOS: dict[str, list[str]] = {
     "gagan": ["algo=gagan", "algo.num_discriminators=4"],
     "scgan": ["algo=scgan", "algo.population_size=2"],
 }
+# Opt-in variants (algos=NAME): the readings and fixes the README's "Results" compares against the defaults.
+STUDY_VARIANTS: dict[str, list[str]] = {
+    "cegan_distill_mean": ["algo=cegan", "algo.distill_reduction=mean"],  # the reference code's MSE
+    "cegan_ls_prob": ["algo=cegan", "algo.least_squares_on=prob"],  # E-GAN Eq. 5: LS on D(x), bounded
+    "cegan_no_ls": ["algo=cegan", "algo.mutations=[minimax,heuristic]"],
+    "gagan_p10": ["algo=gagan"],  # the default 10 discriminators
+    "scgan_egan": [
+        "algo=scgan",
+        "algo.population_size=2",
+        "algo.mutations=[minimax,heuristic,least_squares]",
+        "algo.offspring_per_parent=3",
+        "algo.fitness=egan",
+    ],
+}
+ALL_ALGOS = {**STUDY_ALGOS, **STUDY_VARIANTS}
 TOY_DATA = ("ring8", "grid25")
 METRICS = ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl")
 USAGE = (
-    "usage: python -m evogan_lightning.study [algos=gan_minimax,...,scgan] [data=ring8,grid25] "
+    "usage: python -m evogan_lightning.study [algos=gan_minimax,...,scgan (or a variant: "
+    + ",".join(STUDY_VARIANTS)
+    + ")] [data=ring8,grid25] "
     "[seeds=0,1,2,3,4] [preset=toy_fast] [generations=N] [jobs=2] [out=studies/toy] "
     "[extra='key=value ...'] [report_only=false]\n"
     "extra: overrides for every run (algo.KEY only where that algorithm has the option)"
@@ -80,9 +97,9 @@ def split_list(value: Any) -> list[str]:
 
 def plan(algos: Sequence[str], data: Sequence[str], seeds: Sequence[int], out: Path) -> list[Run]:
     """The runs of a study, checked before anything starts (unknown names fail with the valid ones)."""
-    unknown = [a for a in algos if a not in STUDY_ALGOS]
+    unknown = [a for a in algos if a not in ALL_ALGOS]
     if unknown:
-        raise ConfigError(f"unknown study algorithm(s) {unknown}; choose from {list(STUDY_ALGOS)}")
+        raise ConfigError(f"unknown study algorithm(s) {unknown}; choose from {list(ALL_ALGOS)}")
     not_toy = [d for d in data if d not in TOY_DATA]
     if not_toy:
         raise ConfigError(
@@ -101,7 +118,7 @@ def applicable(algo: str, extra: Sequence[str]) -> list[str]:
     where that algorithm has the option (``algo.eval_batch_size`` is not a baseline GAN option)."""
     from .algos.base import algo_options
 
-    name = next(o.split("=", 1)[1] for o in STUDY_ALGOS[algo] if o.startswith("algo="))
+    name = next(o.split("=", 1)[1] for o in ALL_ALGOS[algo] if o.startswith("algo="))
     known = algo_options(name)
     keep = []
     for item in extra:
@@ -115,7 +132,7 @@ def applicable(algo: str, extra: Sequence[str]) -> list[str]:
 def command(run: Run, preset: str, generations: int | None, extra: Sequence[str]) -> list[str]:
     """The training command of one run (an ordinary ``python -m evogan_lightning`` call); ``extra``
     overrides go to every run that has them (``applicable``)."""
-    cmd = [sys.executable, "-m", "evogan_lightning", f"experiment={preset}", *STUDY_ALGOS[run.algo]]
+    cmd = [sys.executable, "-m", "evogan_lightning", f"experiment={preset}", *ALL_ALGOS[run.algo]]
     cmd += [f"data={run.data}", f"seed={run.seed}", f"hydra.run.dir={run.dir}"]
     if generations is not None:
         cmd.append(f"generations={generations}")
