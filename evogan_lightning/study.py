@@ -229,6 +229,9 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     )
     lines = []
     for r in rows:
+        if not r["seeds"]:
+            lines.append(f"| {r['algo']} | {r['data']} | - | - | - | - | - | 0 of {r['missing']} |")
+            continue
         k = r["toy/num_modes"]
         modes = f"{r['toy/modes_covered']:.1f} +- {r['toy/modes_covered_std']:.1f} / {k:.0f}"
         hq = f"{100 * r['toy/high_quality_share']:.1f} +- {100 * r['toy/high_quality_share_std']:.1f}"

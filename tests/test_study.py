@@ -68,6 +68,10 @@ def test_aggregate_is_mean_and_sample_std_over_seeds(tmp_path):
     (runs[2].dir / "metrics.json").unlink()  # a run that failed or has not run yet
     (row,) = study.aggregate(runs)
     assert row["seeds"] == 2 and row["missing"] == 1 and "| 2 of 3 |" in study.markdown([row])
+    for run in runs:
+        (run.dir / "metrics.json").unlink(missing_ok=True)
+    (row,) = study.aggregate(runs)
+    assert study.markdown([row]).endswith("| egan | ring8 | - | - | - | - | - | 0 of 3 |\n")  # not "nan"
     assert study.mean_std([5.0]) == (5.0, 0.0)
     assert all(math.isnan(v) for v in study.mean_std([]))
 
