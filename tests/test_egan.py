@@ -29,7 +29,10 @@ def make_module(overrides, tmp_path, algo="egan"):
         ("algo.least_squares_on=both", "least_squares_on must be 'logit' or 'prob'"),
         ("algo.gamma=-1", "algo.gamma"),
         ("algo.r1_penalty=-0.1", "algo.r1_penalty must be a number >= 0"),
-        ("algo.lr_schedule=cosine", "unknown algo.lr_schedule 'cosine'; choose one of ['constant', 'linear']"),
+        (
+            "algo.lr_schedule=cosine",
+            "unknown algo.lr_schedule 'cosine'; choose one of ['constant', 'linear']",
+        ),
         ("algo.gamma=.inf", "algo.gamma"),
         ("algo.eval_batch_size=1", "eval_batch_size (n, fitness samples per child) must be an integer >= 2"),
         ("algo.backend=vmap", "unknown algo.backend 'vmap'"),
