@@ -16,11 +16,13 @@ from .errors import ConfigError, DivergedError, StoppedByUser
 
 
 def remove_if_empty(cfg: DictConfig) -> None:
-    """A run rejected before training leaves a folder holding only Hydra's ``.hydra/``: remove it."""
+    """A run rejected before training leaves a folder holding only Hydra's ``.hydra/`` (and the
+    ``config.yaml`` written before a late check): remove it."""
     try:
         out = Path(str(cfg.output_dir))
         if out.is_dir() and {p.name for p in out.iterdir()} <= {
             ".hydra",
+            "config.yaml",
             f"{HydraConfig.get().job.name}.log",
         }:
             shutil.rmtree(out)
@@ -37,7 +39,7 @@ def main(cfg: DictConfig) -> float | None:
         return train(cfg)
     except StoppedByUser as stop:  # checkpoint saved; exit like an interrupted program (also ends a sweep)
         print(stop, file=sys.stderr)
-        sys.exit(130)
+        sys.exit(stop.exit_code)
     except (ConfigError, FileNotFoundError, DivergedError) as err:
         if not isinstance(err, DivergedError):
             remove_if_empty(cfg)

@@ -1,5 +1,6 @@
 """The terminal side of a training run: each Lightning message once, no notices that do not apply, and a
-Ctrl-C that finishes the current generation and saves a checkpoint instead of losing the work.
+Ctrl-C or a scheduler's SIGTERM/SIGUSR1 that finishes the current generation and saves a checkpoint instead
+of losing the work.
 
 Under Hydra, Lightning's info lines went out twice (its own handler, then Hydra's root handler) and every
 run printed advice that does not apply here: a cloud-logging tip, a ``weights_only`` notice about our own
@@ -16,6 +17,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 # Lightning log lines that say nothing about this run.
 NOISE_LOG_LINES = ("litlogger", "`weights_only` was not set")
@@ -62,27 +64,53 @@ def quiet_warnings() -> Iterator[None]:
         yield
 
 
+# Signals that stop a run gracefully: Ctrl-C, a scheduler's SIGTERM (SLURM preemption, ``docker stop``) and
+# SLURM's pre-timeout warning (``sbatch --signal=USR1@90``). The exit status is 128 + the signal number.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+
+
+@dataclass
+class StopState:
+    """The stop signal a run received (``None``: none); ``exit_code`` is the shell's 128 + signal number."""
+
+    signum: int | None = None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum or signal.SIGINT)
+
+
 @contextlib.contextmanager
-def stop_on_interrupt(request_stop: Callable[[], None]) -> Iterator[None]:
-    """Inside the block the first Ctrl-C calls ``request_stop()`` (the run then stops at the end of the
-    current generation and saves its checkpoint); a second Ctrl-C aborts at once (KeyboardInterrupt).
-    Only in the main thread of a single process (several ranks must stop at the same generation)."""
+def stop_on_signals(request_stop: Callable[[], None]) -> Iterator[StopState]:
+    """Inside the block SIGINT (Ctrl-C), SIGTERM and SIGUSR1 call ``request_stop()``: the run stops at the end
+    of the current generation and saves its checkpoint; the state yielded says which signal came. A second
+    Ctrl-C aborts at once (KeyboardInterrupt). Only in the main thread of a single process (several ranks
+    must stop at the same generation; Lightning's own SIGTERM handling serves DDP)."""
+    state = StopState()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield state
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
 
     def handler(signum, frame):
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next Ctrl-C aborts
-        print(
-            "\nCtrl-C: stopping after this generation and saving a checkpoint (press Ctrl-C again to abort now)",
-            file=sys.stderr,
-            flush=True,
-        )
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # the next Ctrl-C aborts
+            what = "Ctrl-C: stopping after this generation and saving a checkpoint (press Ctrl-C again to abort now)"
+        else:
+            what = f"{signal.Signals(signum).name}: stopping after this generation and saving a checkpoint"
+        if state.signum is None:
+            state.signum = signum
+            print(f"\n{what}", file=sys.stderr, flush=True)
         request_stop()
 
-    signal.signal(signal.SIGINT, handler)
+    for s in STOP_SIGNALS:
+        signal.signal(s, handler)
     try:
-        yield
+        yield state
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)

@@ -10,4 +10,9 @@ class DivergedError(RuntimeError):
 
 
 class StoppedByUser(KeyboardInterrupt):
-    """Ctrl-C stopped the run at a generation boundary; its checkpoint was saved (the message says where)."""
+    """Ctrl-C, SIGTERM or SIGUSR1 stopped the run at a generation boundary; its checkpoint was saved (the
+    message says where). ``exit_code``: 128 + the signal number (130 Ctrl-C, 143 SIGTERM)."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -13,14 +14,22 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from .algos import get_algorithm
 from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture, upgrade_checkpoint
-from .console import quiet_warnings, stop_on_interrupt, tidy_lightning_logging
+from .console import StopState, quiet_warnings, stop_on_signals, tidy_lightning_logging
 from .data.datamodule import GANDataModule
 from .errors import ConfigError, DivergedError, StoppedByUser
 from .resume import resume_config, typed_overrides
+from .rundir import (
+    adopt_folder,
+    continue_command,
+    continue_folder,
+    run_lock,
+    slurm_requeued_checkpoint,
+)
 from .scaling import hydra_job, prepare_early, resolve_trainer_kwargs
 
 
@@ -144,12 +153,37 @@ def instantiate_group(group: DictConfig | None, job: dict[str, Any] | None = Non
     return out
 
 
+def choose_folder(cfg: DictConfig) -> Path:
+    """The run's output folder: Hydra's, except that ``ckpt_path=RUN/checkpoints/last.ckpt`` continues in
+    ``RUN`` (``rundir.continue_folder``); a requeued SLURM job picks up its own ``last.ckpt`` there."""
+    out_dir = Path(cfg.output_dir)
+    if cfg.get("ckpt_path"):
+        run = continue_folder(str(cfg.ckpt_path))
+        if run is not None and run.resolve() != out_dir.resolve():
+            adopt_folder(out_dir, run)
+            cfg.output_dir = str(run)  # the callbacks' ${output_dir} follow
+            out_dir = run
+            print(f"continuing the run in its own folder: {run}")
+    else:
+        requeued = slurm_requeued_checkpoint(out_dir)
+        if requeued is not None:
+            cfg.ckpt_path = str(requeued)
+            print(f"SLURM requeued this job: resuming from {requeued}")
+    return out_dir
+
+
 def train(cfg: DictConfig) -> float | None:
-    """Train one configuration; returns the main metric (toy: modes covered, else the last G loss)."""
+    """Train one configuration; returns the main metric (toy: modes covered, else the last G loss). The
+    output folder is locked while the run uses it (``rundir.run_lock``)."""
     check_required(cfg)
     tidy_lightning_logging()
-    out_dir = Path(cfg.output_dir)
+    out_dir = choose_folder(cfg)
     ensure_writable(out_dir)
+    with run_lock(out_dir):
+        return _train(cfg, out_dir)
+
+
+def _train(cfg: DictConfig, out_dir: Path) -> float | None:
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     generations = plain.get("generations")
     if not isinstance(generations, int) or generations < 1:
@@ -214,20 +248,27 @@ def train(cfg: DictConfig) -> float | None:
         num_sanity_val_steps=0,
     )
     started = time.time()
-    graceful = stop_on_interrupt(module.request_stop) if trainer.world_size == 1 else contextlib.nullcontext()
+    stop = StopState()
+    graceful = (
+        stop_on_signals(module.request_stop) if trainer.world_size == 1 else contextlib.nullcontext(stop)
+    )
     try:
-        with quiet_warnings(), graceful:
+        with quiet_warnings(), graceful as stop:
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path or None)
     except DivergedError as err:
         raise DivergedError(f"{err} {checkpoint_note(out_dir)}") from err
-    if module.generation < module.max_generations:  # Ctrl-C (graceful, or Lightning's own handling)
-        message = (
-            f"training stopped at generation {module.generation} of {module.max_generations}. "
-            f"{checkpoint_note(out_dir)} Continue with: python -m evogan_lightning <the same overrides> "
-            f"ckpt_path={out_dir / 'checkpoints' / 'last.ckpt'} generations={module.max_generations}"
-        )
-        if module.stop_requested:
-            raise StoppedByUser(message)
+    except SIGTERMException:  # Lightning's SIGTERM handling (after our own stop, or with several ranks)
+        stop.signum = stop.signum or signal.SIGTERM
+    if module.generation < module.max_generations:  # a stop signal (graceful, or Lightning's own handling)
+        last = out_dir / "checkpoints" / "last.ckpt"
+        message = f"training stopped at generation {module.generation} of {module.max_generations}. "
+        if stop.signum and stop.signum != signal.SIGINT:
+            message = f"{stop.name} received: {message}"
+        message += f"{checkpoint_note(out_dir)}"
+        if last.is_file():
+            message += f" Continue with: {continue_command(last, module.max_generations)}"
+        if module.stop_requested or stop.signum:
+            raise StoppedByUser(message, stop.exit_code)
         print(message)
         return None
 

@@ -29,3 +29,29 @@ def test_resume_into_the_same_directory_keeps_the_earlier_rows(tmp_path):
 
 def test_a_fresh_directory_is_a_plain_csv_logger(tmp_path):
     assert [r["step"] for r in session(tmp_path, [1, 2])] == ["1", "2"]
+
+
+def read_rows(root):
+    with open(root / "logs" / "metrics.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_logged_row_is_on_disk_before_the_run_ends(tmp_path):
+    """A killed run (no finalize) keeps every row up to its last log: steps that are multiples of the
+    logging interval never triggered Lightning's every-100-steps flush."""
+    logger = CSVLogger(save_dir=str(tmp_path), name="logs", version="")
+    for g in (10, 20, 30):
+        logger.log_metrics({"loss/g": float(g)}, step=g)
+        assert [r["step"] for r in read_rows(tmp_path)][-1] == str(g)  # no finalize yet
+    logger.log_metrics({"loss/g": 40.0, "toy/modes_covered": 8.0}, step=40)  # a new column mid-run
+    rows = read_rows(tmp_path)
+    assert [r["step"] for r in rows] == ["10", "20", "30", "40"] and rows[-1]["toy/modes_covered"] == "8.0"
+    assert not (tmp_path / "logs" / "metrics.csv.tmp").exists()
+
+
+def test_a_resumed_session_keeps_the_old_file_until_it_logs(tmp_path):
+    """The earlier rows stay on disk while a resumed run starts up (a crash before its first log loses none)."""
+    session(tmp_path, [10, 20, 30])
+    writer = CSVLogger(save_dir=str(tmp_path), name="logs", version="").experiment  # a new session starts
+    assert writer.metrics_keys  # it knows the old columns
+    assert [r["step"] for r in read_rows(tmp_path)] == ["10", "20", "30"]

@@ -384,9 +384,29 @@ class EvoGANModule(L.LightningModule):
             raise DivergedError(f"{ALL_DIVERGED} (detected at generation {self.generation})")
         if nonfinite:
             raise DivergedError(
-                f"training diverged (NaN/Inf loss) by generation {self.generation}. Try a lower learning "
-                "rate, gradient_penalty, or another seed."
+                f"training diverged (NaN/Inf loss) by generation {self.generation}. Resuming continues the "
+                "same learning rates, so start a new run with a lower algo.lr_g / algo.lr_d, a "
+                "gradient_penalty or r1_penalty, or another seed."
             )
+
+    @torch.no_grad()
+    def state_is_finite(self) -> bool:
+        """Whether everything a checkpoint would hold can be trusted (one host sync; run before each save):
+        every population's parents (``Population.state_finite``), the discriminator's parameters and buffers,
+        and the moments of every optimizer. A finite loss does not prove it (a 1e36 loss passes)."""
+        checks = [m.state_finite() for m in self.modules() if isinstance(m, Population)]
+        populated = {
+            id(t)
+            for m in self.modules()
+            if isinstance(m, Population)
+            for t in (*m.parameters(), *m.buffers())
+        }
+        tensors = [t for t in (*self.parameters(), *self.buffers()) if id(t) not in populated]
+        if self._trainer is not None:
+            for opt in self.trainer.optimizers:
+                tensors += [v for state in opt.state.values() for v in state.values() if torch.is_tensor(v)]
+        checks += [torch.isfinite(t).all() for t in tensors if t.is_floating_point()]
+        return bool(torch.stack([c.to(self._nonfinite.device) for c in checks]).all()) if checks else True
 
     def record(self, stats: Mapping[str, Tensor | float]) -> None:
         """Send scalar stats to the progress bar and every logger, with ``generation`` as the step."""

@@ -1,0 +1,158 @@
+"""A run's output folder: one run at a time (a lock), resumed runs continue it, and the exact command that
+continues it.
+
+- ``run_lock(folder)``: ``folder/.run.lock`` holds the pid, host and start time of the run using the folder;
+  a second run into it fails at once, and a lock left by a killed run (same host, pid gone) is taken over.
+- ``continue_folder(ckpt_path)``: ``ckpt_path=RUN/checkpoints/last.ckpt`` continues in ``RUN`` (logs,
+  samples and plots go on in one place) unless ``hydra.run.dir``/``output_dir`` was typed.
+- ``slurm_requeued_checkpoint(folder)``: a job that SLURM requeued after preemption resumes by itself from
+  the ``last.ckpt`` its earlier attempt wrote into the same folder.
+- ``continue_command(last, generations)``: a command that can be pasted as it is (quoted paths).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import ConfigError
+
+LOCK_NAME = ".run.lock"
+
+
+def _is_rank_zero() -> bool:
+    """Lightning's DDP launcher starts ranks > 0 with LOCAL_RANK/NODE_RANK set; only rank 0 locks."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def _alive(holder: dict) -> bool:
+    """Whether the run that wrote ``holder`` may still be running (another host: assume it is)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        return True
+    return True
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # half-written or unreadable: the run that wrote it died while writing
+
+
+@contextlib.contextmanager
+def run_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.run.lock`` while the block runs; ConfigError if a live run holds it already."""
+    if not _is_rank_zero():
+        yield
+        return
+    path = folder / LOCK_NAME
+    mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read(path)
+            if holder and _alive(holder):
+                raise ConfigError(
+                    f"another run (pid {holder.get('pid')} on {holder.get('host')}, started "
+                    f"{holder.get('started')}) is using the output folder {folder}; wait for it to end or "
+                    f"choose another folder with hydra.run.dir=PATH. If that run is gone (e.g. on another "
+                    f"machine), delete {path}."
+                ) from None
+            path.unlink(missing_ok=True)  # stale: left by a killed run; take it over
+            continue
+        with os.fdopen(fd, "w") as handle:
+            json.dump(mine, handle)
+        break
+    else:
+        raise ConfigError(f"could not take the lock {path}; another run keeps creating it")
+    try:
+        yield
+    finally:
+        if _read(path).get("pid") == mine["pid"]:
+            path.unlink(missing_ok=True)
+
+
+def typed_keys() -> set[str] | None:
+    """Keys typed on the command line of this Hydra run (task and hydra overrides); None outside a single
+    Hydra run (a sweep, the compose API)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+        if hc.mode != RunMode.RUN:
+            return None
+        return {str(o).split("=", 1)[0].lstrip("+~") for o in (*hc.overrides.task, *hc.overrides.hydra)}
+    except Exception:
+        return None
+
+
+def continue_folder(ckpt_path: str) -> Path | None:
+    """The run folder that ``ckpt_path`` belongs to (``RUN/checkpoints/last.ckpt`` with ``RUN/config.yaml``),
+    when a resume should continue in it: a single Hydra run without ``hydra.run.dir``/``output_dir`` typed."""
+    keys = typed_keys()
+    if keys is None or {"hydra.run.dir", "output_dir"} & keys:
+        return None
+    run = Path(ckpt_path).resolve().parent.parent
+    return run if (run / "config.yaml").is_file() else None
+
+
+def adopt_folder(fresh: Path, run: Path) -> None:
+    """Hydra made ``fresh`` for this invocation; the run continues in ``run``: keep this invocation's
+    overrides as ``run/.hydra/resume-<time>-overrides.yaml`` and remove ``fresh`` (and its empty parents, e.g.
+    ``outputs/<date>``) if it holds nothing else."""
+    if fresh.resolve() == run.resolve() or not fresh.is_dir():
+        return
+    overrides = fresh / ".hydra" / "overrides.yaml"
+    with contextlib.suppress(OSError):
+        if overrides.is_file():
+            (run / ".hydra").mkdir(exist_ok=True)
+            shutil.copyfile(
+                overrides, run / ".hydra" / f"resume-{time.strftime('%Y%m%d-%H%M%S')}-overrides.yaml"
+            )
+        if {p.name for p in fresh.iterdir()} <= {".hydra"}:
+            shutil.rmtree(fresh)
+            for parent in (fresh.parent, fresh.parent.parent):  # outputs/<date>/ when they held only it
+                parent.rmdir()
+
+
+def slurm_requeued_checkpoint(folder: Path) -> Path | None:
+    """``folder/checkpoints/last.ckpt`` when this is a SLURM job that was requeued (``SLURM_RESTART_COUNT`` >
+    0) and its earlier attempt left a checkpoint there: the job resumes by itself."""
+    last = folder / "checkpoints" / "last.ckpt"
+    try:
+        restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0")) > 0
+    except ValueError:
+        restarted = False
+    return last if restarted and last.is_file() else None
+
+
+_PLAIN = re.compile(r"[\w./-]+")
+
+
+def hydra_value(text: str) -> str:
+    """``text`` as a Hydra override value: as it is when plain, else single-quoted with escapes."""
+    if _PLAIN.fullmatch(text):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def continue_command(last: Path, generations: int) -> str:
+    """``python -m evogan_lightning ckpt_path=... generations=N``, quoted for the shell and for Hydra."""
+    args = [f"ckpt_path={hydra_value(str(last))}", f"generations={generations}"]
+    return "python -m evogan_lightning " + " ".join(shlex.quote(a) for a in args)
