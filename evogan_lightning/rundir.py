@@ -5,8 +5,8 @@ continues it.
   a second run into it fails at once, and a lock left by a killed run (same host, pid gone) is taken over.
 - ``continue_folder(ckpt_path)``: ``ckpt_path=RUN/checkpoints/last.ckpt`` continues in ``RUN`` (logs,
   samples and plots go on in one place) unless ``hydra.run.dir``/``output_dir`` was typed.
-- ``slurm_requeued_checkpoint(folder)``: a job that SLURM requeued after preemption resumes by itself from
-  the ``last.ckpt`` its earlier attempt wrote into the same folder.
+- ``requeue_slurm_job()`` (after SIGUSR1) and ``slurm_requeued_checkpoint(folder)``: a job that SLURM
+  requeued resumes by itself from the ``last.ckpt`` its earlier attempt wrote into the same folder.
 - ``continue_command(last, generations)``: a command that can be pasted as it is (quoted paths).
 """
 
@@ -129,6 +129,26 @@ def adopt_folder(fresh: Path, run: Path) -> None:
             shutil.rmtree(fresh)
             for parent in (fresh.parent, fresh.parent.parent):  # outputs/<date>/ when they held only it
                 parent.rmdir()
+
+
+def requeue_slurm_job() -> str:
+    """Ask SLURM to requeue this job (after SIGUSR1, the time-limit warning of ``sbatch --signal=USR1@N``);
+    the requeued job resumes from its checkpoint (``slurm_requeued_checkpoint``). Returns what happened,
+    in words, for the stop message ("" outside SLURM)."""
+    job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    job = f"{job}_{os.environ['SLURM_ARRAY_TASK_ID']}" if job and "SLURM_ARRAY_TASK_ID" in os.environ else job
+    job = job or os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return ""
+    import subprocess
+
+    try:
+        done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"Could not requeue SLURM job {job} ({err}); resubmit it."
+    if done.returncode != 0:
+        return f"Could not requeue SLURM job {job} ({done.stderr.strip()}); resubmit it."
+    return f"SLURM job {job} was requeued and will resume from this checkpoint."
 
 
 def slurm_requeued_checkpoint(folder: Path) -> Path | None:

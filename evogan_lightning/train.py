@@ -27,6 +27,7 @@ from .rundir import (
     adopt_folder,
     continue_command,
     continue_folder,
+    requeue_slurm_job,
     run_lock,
     slurm_requeued_checkpoint,
 )
@@ -267,6 +268,8 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
         message += f"{checkpoint_note(out_dir)}"
         if last.is_file():
             message += f" Continue with: {continue_command(last, module.max_generations)}"
+            if stop.signum == signal.SIGUSR1 and trainer.is_global_zero:
+                message += " " + requeue_slurm_job()
         if module.stop_requested or stop.signum:
             raise StoppedByUser(message, stop.exit_code)
         print(message)

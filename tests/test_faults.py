@@ -282,3 +282,20 @@ def test_a_requeued_slurm_job_resumes_from_its_own_checkpoint(tmp_path, monkeypa
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     assert slurm_requeued_checkpoint(tmp_path) == tmp_path / "checkpoints" / "last.ckpt"
     assert slurm_requeued_checkpoint(tmp_path / "elsewhere") is None
+
+
+def test_sigusr1_requeues_the_slurm_job(tmp_path, monkeypatch):
+    """A fake ``scontrol`` on PATH records the call: SIGUSR1 (the time-limit warning) requeues the job."""
+    from evogan_lightning.rundir import requeue_slurm_job
+
+    log = tmp_path / "calls"
+    fake = tmp_path / "scontrol"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("SLURM_ARRAY_JOB_ID", raising=False)
+    assert requeue_slurm_job() == ""  # not under SLURM: nothing to do
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    assert "4242 was requeued" in requeue_slurm_job()
+    assert log.read_text().split() == ["requeue", "4242"]
