@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .figures import wrap_title
 
 MAIN_METRICS = ("val/fid", "val/classifier_fid", "toy/modes_covered", "toy/high_quality_share", "loss/g")
 LOWER_IS_BETTER = ("fid", "kid", "mode_kl", "loss/")
@@ -179,7 +180,8 @@ def plot_settings(groups: Sequence[tuple[str, list[float]]], metric: str, path: 
     ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
     better = "lower is better" if lower_is_better(metric) else "higher is better"
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} per setting ({better}; dots = seeds)", fontsize=10)
+    title = f"{metric} per setting ({better}; dots = seeds)"
+    ax.set_title(wrap_title(title, fig.get_figwidth() * 0.8, 10), fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -17,6 +17,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from ..figures import wrap_title
 from .samples import log_image
 
 # history key prefix -> (file stem, figure title)
@@ -79,7 +80,7 @@ def plot_history(
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.suptitle(title or prefix.rstrip("/"))
+    fig.suptitle(wrap_title(title or prefix.rstrip("/"), fig.get_figwidth(), 11), fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -15,8 +15,9 @@ from ..errors import DivergedError
 from .population import Population
 
 ALL_DIVERGED = (
-    "every candidate of a generation diverged (NaN/Inf loss or fitness). Try a lower learning rate, "
-    "gradient_penalty, or another seed."
+    "every candidate of a generation diverged (NaN/Inf loss or fitness). Resuming continues the same learning "
+    "rates, so start a new run with a lower algo.lr_g / algo.lr_d, an r1_penalty or gradient_penalty, or "
+    "another seed."
 )
 
 
