@@ -25,6 +25,8 @@ import lightning as L
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .errors import ConfigError
+
 USAGE = (
     "usage: python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] "
     "[backends=loop] [graph=false|true|false,true] [device=auto|cpu|cuda] [warmup=3] [iters=10] "
@@ -228,6 +230,16 @@ def _flag(value: str) -> bool:
     return v == "true"
 
 
+def check_benchmark_device(device: str) -> None:
+    """``device``: auto (CUDA when visible, else the CPU), cpu, or cuda/gpu (ConfigError when none is visible)."""
+    from .checks import check_device
+
+    if device not in ("auto", "cpu", "cuda", "gpu"):
+        raise ConfigError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device in ("cuda", "gpu"):
+        check_device("cuda")
+
+
 def main(argv: list[str] | None = None) -> int:
     from .sample import parse_args
 
@@ -244,7 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         "extra": "",
         "single": False,
     }
-    args = parse_args(argv, defaults, USAGE)
+    try:
+        args = parse_args(argv, defaults, USAGE)
+        check_benchmark_device(args["device"])
+    except ConfigError as err:
+        print(f"evogan_lightning.benchmark: error: {err}", file=sys.stderr)
+        return 2
     split = lambda v: [s for s in str(v).replace(" ", "").split(",") if s]  # noqa: E731
     extra = split(args["extra"]) if args["extra"] else []
     if args["single"]:

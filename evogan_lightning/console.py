@@ -31,7 +31,6 @@ NOISE_WARNINGS = (
     ".*`IterableDataset` has `__len__` defined.*",  # the stream's length is exact for any worker count
     ".*smaller than the logging interval.*",  # we log every log_every_n_generations ourselves
     ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*",  # inside Lightning, with a newer torch
-    ".*`configure_optimizers` returned `None`.*",  # GAGAN keeps its optimizers in its populations
 )
 
 _LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")

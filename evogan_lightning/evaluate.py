@@ -115,6 +115,7 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .checks import check_writable_folder, write_output
     from .sample import load_module, parse_args
 
     argv = sys.argv[1:] if argv is None else argv
@@ -123,16 +124,18 @@ def main(argv: list[str] | None = None) -> int:
         if not args["ckpt_path"]:
             raise ConfigError(f"ckpt_path is required\n{USAGE}")
         module = load_module(args["ckpt_path"], args["device"])
+        out = Path(args["out"]) if args["out"] else Path(args["ckpt_path"]).parent / "eval.json"
+        check_writable_folder(out.parent, "out")  # before the evaluation, not after it
         with torch.no_grad():
             results = evaluate_module(module, args)
+        results["ckpt_path"] = str(args["ckpt_path"])
+        clean = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in results.items()
+        }
+        write_output(out, lambda f: f.write(json.dumps(clean, indent=2, sort_keys=True).encode()), "out")
     except (ConfigError, DivergedError, FileNotFoundError) as err:
         print(f"evogan_lightning.evaluate: error: {err}", file=sys.stderr)
         return 2
-    results["ckpt_path"] = str(args["ckpt_path"])
-    out = Path(args["out"]) if args["out"] else Path(args["ckpt_path"]).parent / "eval.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in results.items()}
-    out.write_text(json.dumps(clean, indent=2, sort_keys=True))
     print(format_table(results))
     print(f"wrote {out}")
     return 0

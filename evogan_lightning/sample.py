@@ -16,7 +16,10 @@ import torch
 from omegaconf import OmegaConf
 
 from .algos import get_algorithm
-from .algos.base import EvoGANModule, upgrade_checkpoint
+from .algos.base import EvoGANModule
+from .checkpoint_io import FIX as CHECKPOINT_FIX
+from .checkpoint_io import read_checkpoint
+from .checks import check_device, check_seed, write_output
 from .errors import ConfigError
 
 USAGE = (
@@ -26,19 +29,20 @@ USAGE = (
 
 
 def load_module(ckpt_path: str | Path, device: str = "cpu") -> EvoGANModule:
-    """Rebuild the algorithm module stored in a checkpoint (weights, population, generation) on ``device``."""
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise ConfigError(f"checkpoint {path} does not exist")
-    ckpt = upgrade_checkpoint(torch.load(path, map_location="cpu", weights_only=False))
+    """Rebuild the algorithm module stored in a checkpoint (weights, population, generation) on ``device``.
+    ConfigError for a device that is not visible or a file that is not a readable checkpoint."""
+    dev = check_device(device)
+    ckpt = read_checkpoint(ckpt_path)
     try:
         cfg = ckpt["hyper_parameters"]["cfg"]
-    except KeyError as err:
-        raise ConfigError(f"{path} is not an evogan_lightning checkpoint (no hyper_parameters.cfg)") from err
+    except (KeyError, TypeError) as err:
+        raise ConfigError(
+            f"{ckpt_path} is not an evogan_lightning checkpoint (no hyper_parameters.cfg); {CHECKPOINT_FIX}"
+        ) from err
     module = get_algorithm(cfg["algo"]["name"])(cfg)
     module.on_load_checkpoint(ckpt)
     module.load_state_dict(ckpt["state_dict"])
-    return module.to(device).eval()
+    return module.to(dev).eval()
 
 
 def parse_args(argv: list[str], defaults: dict[str, Any], usage: str = USAGE) -> dict[str, Any]:
@@ -86,18 +90,21 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(
                 f"out must name a .npz file (numpy archive with array `samples`), got {args['out']}"
             )
+        seed = check_seed(args["seed"])
         module = load_module(args["ckpt_path"], args["device"])
-        gen = torch.Generator(device=module.device).manual_seed(int(args["seed"]))
+        out = Path(args["out"])
+        gen = torch.Generator(device=module.device).manual_seed(seed)
         samples = module.sample(n, individual=args["individual"], generator=gen)
         individual = module.best_individual() if args["individual"] is None else int(args["individual"])
+        arrays = {
+            "samples": samples.cpu().numpy().astype(np.float32),
+            "generation": module.generation,
+            "individual": individual,
+        }
+        write_output(out, lambda f: np.savez(f, **arrays), "out")
     except (ConfigError, ValueError) as err:
         print(f"evogan_lightning.sample: error: {err}", file=sys.stderr)
         return 2
-    out = Path(args["out"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        out, samples=samples.numpy().astype(np.float32), generation=module.generation, individual=individual
-    )
     print(
         f"wrote {n} samples of shape {tuple(samples.shape[1:])} (generation {module.generation}, individual {individual}) to {out}"
     )

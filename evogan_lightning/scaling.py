@@ -13,6 +13,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .errors import ConfigError
 
 SUPPORTED_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 
 class PopulationDDPStrategy(DDPStrategy):
@@ -46,6 +47,22 @@ def _count(devices: Any) -> int:
         ) from err
 
 
+def check_gpu_ids(devices: Any, gpus: int) -> None:
+    """A list of GPU ids in ``trainer.devices`` must name visible GPUs (``gpus``: 0 for a CPU run)."""
+    if not isinstance(devices, (list, tuple)):
+        return
+    if gpus == 0:
+        raise ConfigError(
+            f"trainer.devices={list(devices)} lists GPU ids but this run is on the CPU (no CUDA device is "
+            "visible or trainer.accelerator=cpu); use trainer.devices=N (a number of processes)"
+        )
+    bad = [d for d in devices if not (isinstance(d, int) and 0 <= d < gpus)]
+    if bad:
+        raise ConfigError(
+            f"trainer.devices={list(devices)} names GPU(s) {bad} but the visible GPUs are 0..{gpus - 1}"
+        )
+
+
 def resolve_trainer_kwargs(
     trainer: dict[str, Any], job_num: int | None = None, parallel_jobs: bool = False
 ) -> dict[str, Any]:
@@ -60,6 +77,8 @@ def resolve_trainer_kwargs(
     """
     out = dict(trainer)
     accel = str(out.get("accelerator", "auto"))
+    if accel not in ACCELERATORS:
+        raise ConfigError(f"trainer.accelerator must be one of {', '.join(ACCELERATORS)}, got {accel!r}")
     n = _count(out.get("devices", 1))
     gpus = torch.cuda.device_count()
     wants_gpu = accel in ("gpu", "cuda") or (accel == "auto" and gpus > 0)
@@ -67,6 +86,7 @@ def resolve_trainer_kwargs(
         raise ConfigError(
             f"trainer.accelerator={accel} but no CUDA device is visible; use trainer.accelerator=cpu"
         )
+    check_gpu_ids(out.get("devices", 1), gpus if wants_gpu else 0)
     if wants_gpu and n > gpus:
         raise ConfigError(
             f"trainer.devices={out.get('devices')} asks for {n} GPUs but {gpus} exist; use trainer.devices<={gpus}"

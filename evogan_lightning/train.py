@@ -18,10 +18,13 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from .algos import get_algorithm
-from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture, upgrade_checkpoint
+from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
+from .checkpoint_io import read_checkpoint
+from .checks import check_matmul_precision, check_seed
 from .console import StopState, quiet_warnings, stop_on_signals, tidy_lightning_logging
 from .data.datamodule import GANDataModule
 from .errors import ConfigError, DivergedError, StoppedByUser
+from .memory import check_generation_memory
 from .resume import resume_config, typed_overrides
 from .rundir import (
     adopt_folder,
@@ -89,18 +92,9 @@ def module_config(cfg: dict[str, Any], data_info: dict[str, Any]) -> dict[str, A
 
 
 def load_checkpoint_meta(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A checkpoint's evogan section and the module config it was trained with (read on the CPU), with
-    clear errors for missing/foreign files."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"ckpt_path {path} does not exist; pass the path of a last.ckpt written by a run")
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise ConfigError(f"cannot read checkpoint {path}: {err}") from err
-    if CHECKPOINT_KEY not in ckpt:
-        raise ConfigError(f"{path} is not an evogan_lightning checkpoint (no '{CHECKPOINT_KEY}' section)")
-    upgrade_checkpoint(ckpt)
+    """A checkpoint's evogan section and the module config it was trained with (read on the CPU); a
+    ConfigError naming the file when it is missing, truncated or not a checkpoint."""
+    ckpt = read_checkpoint(path)
     return ckpt[CHECKPOINT_KEY], dict(ckpt.get("hyper_parameters", {}).get("cfg", {}))
 
 
@@ -194,11 +188,9 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
         meta, trained_with = load_checkpoint_meta(ckpt_path)
         if trained_with:
             plain = resume_config(plain, trained_with, typed_overrides())
-    seed = plain.get("seed")
-    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32):
-        raise ConfigError(f"seed must be a whole number in [0, 2**32), got {seed!r}")
+    seed = check_seed(plain.get("seed"))
     L.seed_everything(seed, workers=True, verbose=False)
-    torch.set_float32_matmul_precision(plain.get("matmul_precision", "highest"))
+    torch.set_float32_matmul_precision(check_matmul_precision(plain.get("matmul_precision", "highest")))
 
     try:
         datamodule = GANDataModule(
@@ -208,6 +200,7 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
     except ValueError as err:
         raise ConfigError(str(err)) from err
     module = build_module(plain, data_info)
+    check_generation_memory(module, str((plain.get("trainer") or {}).get("accelerator", "auto")))
 
     if ckpt_path:
         mismatch = check_architecture(meta["architecture"], module.architecture())

@@ -120,11 +120,14 @@ def _subset(x: Tensor, y: Tensor, limit: int | None, seed: int) -> tuple[Tensor,
 
 def run(data_cfg: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
     """Train, evaluate and save; returns the metadata written with the weights."""
+    from .checks import check_device, check_seed, check_writable_folder, write_output
     from .metrics.classifier import save_classifier, train_classifier
 
-    seed = int(args["seed"])
+    seed = check_seed(args["seed"])
+    check_device(args["device"])
     train_x, train_y = _subset(*load_labelled(data_cfg, "train", seed), args["max_train"], seed)
     test_x, test_y = _subset(*load_labelled(data_cfg, "test", seed), args["max_test"], seed + 1)
+    out = check_writable_folder(Path(str(args["out"])).parent, "out") / Path(str(args["out"])).name
     try:
         model, metadata = train_classifier(
             train_x,
@@ -144,9 +147,7 @@ def run(data_cfg: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(str(err)) from err
     metadata["dataset"] = data_cfg["name"]
     metadata["data"] = {k: v for k, v in data_cfg.items() if isinstance(v, (str, int, float, bool))}
-    out = Path(str(args["out"]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_classifier(out, model.cpu(), metadata)
+    write_output(out, lambda f: save_classifier(f, model.cpu(), metadata), "out")
     return metadata
 
 

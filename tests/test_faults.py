@@ -124,11 +124,12 @@ def test_sigterm_from_the_cli_exits_143_and_the_printed_command_continues_the_sa
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_generations_loses_at_most_the_cadence_and_resumes(tmp_path):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kill_9_at_random_generations_loses_at_most_the_cadence_and_resumes(tmp_path, seed):
     """kill -9 (no handler runs): the CSV keeps every logged row, the wall-clock cadence bounds the loss,
     the stale lock is taken over, and the resumed run continues the same CSV without duplicates."""
     run = tmp_path / "run"
-    rng = random.Random(0)
+    rng = random.Random(seed)
     proc = start(
         run, "callbacks.checkpoint.every_n_minutes=0.01", "callbacks.checkpoint.every_n_generations=100000"
     )
@@ -235,6 +236,8 @@ def test_fitness_plus_inf_is_best_not_diverged_but_minus_inf_is():
     pop.fitness.fill_(float("-inf"))
     assert not module.state_is_finite()
     pop.fitness.fill_(float("nan"))  # never set (algorithms without a fitness)
+    assert module.state_is_finite()
+    pop.fitness[:1] = 0.5  # some scored, some not yet (GAGAN's offspring after a GA step)
     assert module.state_is_finite()
 
 

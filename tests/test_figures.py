@@ -9,7 +9,9 @@ from evogan_lightning.figures import wrap_title  # noqa: E402
 
 
 def test_a_long_title_stays_inside_a_narrow_figure():
-    title = "cegan: crossover: share of rows taught by the other parent (C-filtered teacher rows per generation)"
+    title = (
+        "cegan: crossover: share of rows taught by the other parent (C-filtered teacher rows per generation)"
+    )
     fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=100)
     text = fig.suptitle(wrap_title(title, fig.get_figwidth(), 11), fontsize=11)
     fig.tight_layout()

@@ -28,6 +28,7 @@ from ..evolution.backend import BACKENDS, make_backend
 from ..evolution.fitness import combined_fitness, logit_fitness, quality_fitness, real_loss_grad
 from ..evolution.losses import GENERATOR_LOSSES, generator_loss
 from ..evolution.selection import replace_parents, top_mu, valid_fitness
+from ..memory import check_eval_batch_size
 from .base import EvoGANModule
 
 
@@ -99,6 +100,7 @@ class EGAN(EvoGANModule):
             raise ConfigError(
                 f"algo.eval_batch_size (n, fitness samples per child) must be an integer >= 2, got {n!r}"
             )
+        check_eval_batch_size(n)
         backend = self.a("backend", "auto")
         if backend not in BACKENDS:
             raise ConfigError(f"unknown algo.backend {backend!r}; choose one of {list(BACKENDS)}")

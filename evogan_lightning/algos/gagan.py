@@ -130,8 +130,10 @@ class GAGAN(EvoGANModule):
     def elite_fraction(self) -> float:
         return float(self.a("elite_fraction", 0.3))
 
-    def configure_optimizers(self):
-        return None  # every D and the generator keep their Adam state in their Population rows
+    def configure_optimizers(self) -> list:
+        """No Lightning optimizer: every D and the generator keep their Adam state in their Population rows.
+        An empty list, not None: for None Lightning warns ("returned `None`") and installs a mock optimizer."""
+        return []
 
     def architecture(self) -> dict[str, Any]:
         return {**super().architecture(), "num_discriminators": self.num_discriminators}

@@ -44,6 +44,7 @@ from ..evolution.fitness import (
 )
 from ..evolution.losses import GENERATOR_LOSSES, generator_loss
 from ..evolution.selection import top_mu, valid_fitness
+from ..memory import check_eval_batch_size
 from .base import EvoGANModule, frozen
 
 CROSSOVER_MODES = ("imitate", "relativistic", "straight_through")
@@ -81,6 +82,7 @@ class SCGAN(EvoGANModule):
         n = self.a("eval_batch_size", 256)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"algo.eval_batch_size must be an integer >= 1, got {n!r}")
+        check_eval_batch_size(n)
         muts = self.a("mutations", ["heuristic"])
         if not isinstance(muts, list | tuple) or not muts or any(m not in GENERATOR_LOSSES for m in muts):
             raise ConfigError(

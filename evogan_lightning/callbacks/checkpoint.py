@@ -3,6 +3,7 @@ a diverged state."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -62,16 +63,22 @@ class GenerationCheckpoint(L.Callback):
             if on_divergence == "raise":
                 raise
             return
-        self.dirpath.mkdir(parents=True, exist_ok=True)
         tmp = self.dirpath / ".last.ckpt.tmp"
+        snapshot = self.dirpath / f"gen_{module.generation:07d}.ckpt"
         try:
+            self.dirpath.mkdir(parents=True, exist_ok=True)
             trainer.save_checkpoint(str(tmp))
             if trainer.is_global_zero:
                 if self.keep_every and module.generation % self.keep_every == 0:
-                    shutil.copyfile(tmp, self.dirpath / f"gen_{module.generation:07d}.ckpt")
+                    try:
+                        shutil.copyfile(tmp, snapshot)
+                    except OSError:
+                        snapshot.unlink(missing_ok=True)
+                        raise
                 os.replace(tmp, self.last_path)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             previous = f"the previous one, {self.last_path}, is intact" if self.last_path.exists() else "none"
             raise ConfigError(
                 f"could not write the checkpoint of generation {module.generation} to {self.dirpath} "

@@ -14,7 +14,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from .fake import FakeImages
-from .stream import GenerationStream
+from .stream import GenerationStream, StreamLoader
 from .toy import TOY_MIXTURES
 
 IMAGE_DATASETS = ("cifar10", "mnist", "fashion_mnist", "celeba", "image_folder")
@@ -94,6 +94,7 @@ class GANDataModule(L.LightningDataModule):
         GenerationStream(self.source, self.batch_size, self.seed, 0, 0)
 
     def train_dataloader(self) -> DataLoader:
+        """One batch per generation; a worker's ConfigError (a corrupt image) keeps its own message."""
         self.setup()
         trainer = getattr(self, "trainer", None)
         module = getattr(trainer, "lightning_module", None) if trainer is not None else None
@@ -105,7 +106,7 @@ class GANDataModule(L.LightningDataModule):
             self.source, self.batch_size, self.seed, start, stop, rank=rank, world_size=world
         )
         on_gpu = module is not None and module.device.type == "cuda"
-        return DataLoader(
+        return StreamLoader(
             stream,
             batch_size=None,
             num_workers=self.num_workers,

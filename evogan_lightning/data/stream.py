@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..errors import ConfigError
 
@@ -78,4 +78,31 @@ class GenerationStream(IterableDataset):
         wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
         cache: dict = {}
         for g in range(self.start + wid, self.stop, nw):
-            yield self.batch(g, cache)
+            try:
+                batch = self.batch(g, cache)
+            except ConfigError as err:  # in a worker: hand the message to the main process (StreamLoader)
+                if info is None:
+                    raise
+                yield WorkerFailure(str(err))
+                return
+            yield batch
+
+
+class WorkerFailure:
+    """A ConfigError of a DataLoader worker (a corrupt image file), sent to the main process in place of a
+    batch. Raised there, torch would wrap it: "Caught ConfigError in DataLoader worker process 0" and the
+    worker's traceback, with the file name at the very end."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class StreamLoader(DataLoader):
+    """The DataLoader of a ``GenerationStream``: a worker's ConfigError is raised in the main process with the
+    worker's own message (``cannot read image FILE: ...``), as it would be without workers."""
+
+    def __iter__(self):
+        for batch in super().__iter__():
+            if isinstance(batch, WorkerFailure):
+                raise ConfigError(batch.message)
+            yield batch

@@ -236,17 +236,16 @@ class Population(nn.Module):
     @torch.no_grad()
     def state_finite(self) -> Tensor:
         """True (a 0-dim bool tensor on the device, no sync) when the parents' weights, float buffers and Adam
-        moments are finite and their fitness is either unset (all NaN: algorithms without a fitness) or free
-        of NaN and -inf; +inf is allowed (the zero-gradient F_d, the best fitness). Children rows are scratch
-        space and may hold a diverged candidate that was not selected."""
+        moments are finite and no fitness is -inf (a diverged member). NaN means "not scored yet" (algorithms
+        without a fitness; GAGAN's offspring until their first evaluation) and +inf is the zero-gradient F_d,
+        the best fitness. Children rows are scratch space and may hold a diverged candidate that was not
+        selected."""
         rows = self.parent_rows
         flats = [self.params[rows], self.exp_avg[rows], self.exp_avg_sq[rows]]
         if self.buffers_flat is not None:
             flats.append(self.buffers_flat[rows])
         ok = torch.stack([torch.isfinite(f).all() for f in flats]).all()
-        nan = torch.isnan(self.fitness)
-        fitness_ok = (nan.all() | ~nan.any()) & ~(self.fitness == float("-inf")).any()
-        return ok & fitness_ok
+        return ok & ~(self.fitness == float("-inf")).any()
 
     def grad_norm(self, rows: slice) -> Tensor:
         """L2 norm of each slot's gradient, [k]."""

@@ -1,0 +1,48 @@
+"""Reading a run's checkpoint file, with one clear error for each way it can be unusable: missing, a folder,
+empty, cut short (an interrupted copy or save), damaged, or not a checkpoint at all (another file passed by
+mistake). The one reader of ``sample.load_module`` (sample, evaluate, study) and of resuming a run."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .algos.base import CHECKPOINT_KEY, upgrade_checkpoint
+from .errors import ConfigError
+
+FIX = "pass a checkpoints/last.ckpt written by a run"
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
+
+
+def unreadable_reason(path: Path) -> str:
+    """Why ``torch.load`` could not read the file at ``path``, in words (``is truncated ...``)."""
+    size = path.stat().st_size
+    if size == 0:
+        return "is empty (0 bytes)"
+    with open(path, "rb") as f:
+        head = f.read(len(ZIP_MAGIC))
+    if head != ZIP_MAGIC:
+        return "is not a checkpoint (not a file written by torch.save)"
+    if not zipfile.is_zipfile(path):
+        return f"is truncated ({size} bytes, its end is missing: the copy or save was cut short)"
+    return "is damaged (a torch.save archive that cannot be read back)"
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint at ``path`` loaded on the CPU and upgraded to this version (``upgrade_checkpoint``);
+    ConfigError naming the file, the problem and the fix when it is not a readable evogan_lightning one."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"checkpoint {p} is a folder; {FIX} (e.g. {p / 'checkpoints' / 'last.ckpt'})")
+    if not p.is_file():
+        raise ConfigError(f"checkpoint {p} does not exist; {FIX}")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as err:  # zip, pickle and torch errors alike: say what is wrong with the file
+        raise ConfigError(f"checkpoint {p} {unreadable_reason(p)}; {FIX}") from err
+    if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt:
+        raise ConfigError(f"{p} is not an evogan_lightning checkpoint (no '{CHECKPOINT_KEY}' section); {FIX}")
+    return upgrade_checkpoint(ckpt)
