@@ -14,16 +14,6 @@ CHECK = "+callbacks.consistency._target_=evogan_lightning.callbacks.consistency.
 DDP = ["trainer.accelerator=cpu", "trainer.devices=2", CHECK]
 
 
-def algorithm_available(name: str) -> bool:
-    from evogan_lightning.algos import get_algorithm
-
-    try:
-        get_algorithm(name)
-        return True
-    except ConfigError:
-        return False
-
-
 SMALL = {
     "gan": [],
     "egan": ["algo.population_size=2", "algo.eval_batch_size=32", "algo.batch_size=16"],
@@ -46,8 +36,6 @@ SMALL = {
 def test_two_ranks_stay_identical_every_generation(tmp_path, algo):
     """Whole populations (children too) and operator counts agree on both ranks after every generation:
     fitness is averaged over ranks and random evolutionary choices come from a rank-shared stream."""
-    if not algorithm_available(algo):
-        pytest.skip(f"{algo} not implemented")
     extra = SMALL[algo]
     proc = run_cli(
         [
