@@ -21,6 +21,8 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
+from .errors import ConfigError
+
 
 def _step(row: dict[str, Any]) -> float:
     try:
@@ -78,4 +80,10 @@ class CSVLogger(_LightningCSVLogger):
     @rank_zero_only
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         super().log_metrics(metrics, step)
-        self.experiment.save()  # on disk now: a killed run keeps every row up to its last log
+        try:
+            self.experiment.save()  # on disk now: a killed run keeps every row up to its last log
+        except OSError as err:
+            raise ConfigError(
+                f"could not write {self.experiment.metrics_file_path} ({err.strerror or err}); free disk space "
+                "or choose another output folder (hydra.run.dir=PATH). The checkpoints written so far are kept."
+            ) from err

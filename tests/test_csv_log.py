@@ -55,3 +55,23 @@ def test_a_resumed_session_keeps_the_old_file_until_it_logs(tmp_path):
     writer = CSVLogger(save_dir=str(tmp_path), name="logs", version="").experiment  # a new session starts
     assert writer.metrics_keys  # it knows the old columns
     assert [r["step"] for r in read_rows(tmp_path)] == ["10", "20", "30"]
+
+
+def test_a_full_disk_is_a_one_line_error_naming_the_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import pytest
+
+    from evogan_lightning.errors import ConfigError
+
+    logger = CSVLogger(save_dir=str(tmp_path), name="logs", version="")
+    logger.log_metrics({"loss/g": 1.0}, step=10)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(type(logger.experiment), "save", full)
+    with pytest.raises(ConfigError, match="metrics.csv .No space left on device.; free disk space"):
+        logger.log_metrics({"loss/g": 2.0}, step=20)
+    assert [r["step"] for r in read_rows(tmp_path)] == ["10"]  # the rows written before are kept

@@ -58,4 +58,8 @@ def test_experiment_trains_one_generation_on_synthetic_data_of_its_shape(tmp_pat
     assert cfg.algo == real.algo and cfg.net == real.net
     train(cfg)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["generation"] == 1 and isinstance(metrics["loss/g"], float) and math.isfinite(metrics["loss/g"])
+    assert (
+        metrics["generation"] == 1
+        and isinstance(metrics["loss/g"], float)
+        and math.isfinite(metrics["loss/g"])
+    )
