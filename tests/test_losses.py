@@ -1,4 +1,4 @@
-"""Generator/discriminator losses against hand computations (ALGORITHMS.md, shared conventions)."""
+"""Generator/discriminator losses against hand computations (docs/algorithms.md, shared conventions)."""
 
 import math
 

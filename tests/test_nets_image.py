@@ -34,8 +34,8 @@ def meta_counts(mod, shape, **options) -> tuple[int, int]:
 @pytest.mark.parametrize(
     "mod, shape, g_count, d_count",
     [
-        (egan32, (3, 32, 32), 3_447_683, 2_638_209),  # ALGORITHMS.md, E-GAN PyTorch CIFAR pair
-        (mnist28, (1, 28, 28), 1_257_345, 1_029_121),  # ALGORITHMS.md, IE-GAN 28x28 pair
+        (egan32, (3, 32, 32), 3_447_683, 2_638_209),  # docs/algorithms.md, E-GAN PyTorch CIFAR pair
+        (mnist28, (1, 28, 28), 1_257_345, 1_029_121),  # docs/algorithms.md, IE-GAN 28x28 pair
         (dcgan64, (3, 64, 64), 3_576_704, 2_765_568),  # DCGAN-64 with ngf = ndf = 64, bias-free convs
     ],
 )

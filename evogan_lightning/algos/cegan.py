@@ -1,4 +1,4 @@
-"""CE-GAN: E-GAN with crossover based knowledge distillation (Li et al.; ALGORITHMS.md, "CE-GAN").
+"""CE-GAN: E-GAN with crossover based knowledge distillation (Li et al.; docs/algorithms.md, "CE-GAN").
 
 The E-GAN skeleton (``EGAN``) plus a crossover and a cheaper fitness. Per generation:
 

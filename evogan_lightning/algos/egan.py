@@ -1,6 +1,6 @@
 """E-GAN: evolutionary GAN (Wang et al., "Evolutionary Generative Adversarial Networks", IEEE TEVC 2019).
 
-mu parents face one discriminator. Per generation (Algorithm 1 of the paper; ALGORITHMS.md, "E-GAN"):
+mu parents face one discriminator. Per generation (Algorithm 1 of the paper; docs/algorithms.md, "E-GAN"):
 
     for each parent G_i, for each mutation M_h in {minimax, heuristic, least_squares}:
         child <- copy of G_i (weights AND Adam state)

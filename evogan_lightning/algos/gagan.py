@@ -1,7 +1,7 @@
 """GAGAN: genetic-algorithm-guided discriminators (Konstantopoulou et al. 2024; summary by Khan & Siddiqui 2025).
 
 A population of P discriminators (each with its own Adam) and one generator trained by backprop.
-Per iteration (ALGORITHMS.md, "GAGAN"):
+Per iteration (docs/algorithms.md, "GAGAN"):
 
     x_fake = G(z), m samples (no grad)
     repeat n_D: every D_p <- Adam(D_p, grad BCE(D_p(x_real), 1) + BCE(D_p(x_fake), 0))   # one fused step

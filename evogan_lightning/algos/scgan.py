@@ -1,4 +1,4 @@
-"""Stochastic-crossover GAN (Alessi 2024; ALGORITHMS.md, "Stochastic-crossover GAN").
+"""Stochastic-crossover GAN (Alessi 2024; docs/algorithms.md, "Stochastic-crossover GAN").
 
 A population of mu >= 2 generators facing one discriminator. Per generation:
 

@@ -1,4 +1,4 @@
-"""Sample-quality evaluation during training (ALGORITHMS.md, "Evaluation protocol").
+"""Sample-quality evaluation during training (docs/algorithms.md, "Evaluation protocol").
 
 - :class:`ImageEvaluator` (no Lightning): FID (Heusel et al. 2017), KID (Binkowski et al. 2018) and the
   Inception Score (Salimans et al. 2016) of a module's best individual against the real train split. The

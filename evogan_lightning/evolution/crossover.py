@@ -1,5 +1,5 @@
 """CE-GAN crossover: C-filtered knowledge distillation (Li et al., "E-GAN with crossover based knowledge
-distillation"; ALGORITHMS.md, "CE-GAN").
+distillation"; docs/algorithms.md, "CE-GAN").
 
     pairs (p, q), p < q, of all mutants, ranked by W = F_p + F_q (descending); child r uses pair r (wrap)
     child <- copy of the FITTER parent (weights and Adam state)    [crossover_start=fitter; PDERL: worse]

@@ -76,7 +76,7 @@ def discriminator_fn(
 ) -> Callable[[dict[str, Tensor], dict[str, Tensor], Tensor], Tensor]:
     """f(d_params, d_buffers, x [B, ...]) -> logits [B]; buffers are passed per call so that under vmap
     each member's batch gets its own batch-norm statistics and its own throwaway running-stat copy
-    (D's running statistics are never read: it stays in train mode, ALGORITHMS.md). The running statistics
+    (D's running statistics are never read: it stays in train mode, docs/algorithms.md). The running statistics
     of batch norm in train mode are swapped for None: batch norm then normalises by the batch alone and
     updates nothing, so those need no per-member copy at all."""
     untracked = {name: None for name in _train_mode_bn_buffers(discriminator)}

@@ -1,4 +1,4 @@
-"""Genetic-algorithm operators on a population of discriminators (GAGAN; ALGORITHMS.md, "GAGAN").
+"""Genetic-algorithm operators on a population of discriminators (GAGAN; docs/algorithms.md, "GAGAN").
 
 GAGAN (Konstantopoulou et al. 2024, as summarised by Khan & Siddiqui 2025) evolves P discriminators with a
 plain GA every k_GA iterations: fitness, elitism, parent choice among the elites, crossover, Gaussian
@@ -117,7 +117,7 @@ def tensor_sizes(module: nn.Module) -> list[int]:
 def weight_mask(module: nn.Module, scope: str = "weights") -> Tensor:
     """Bool [N] over the flat genes of ``module`` (Population order): True for the entries mutation may
     change. ``weights``: entries of weight matrices and kernels (parameters with >= 2 dims), not biases
-    nor batch-norm scales/shifts (GAGAN's mutation, ALGORITHMS.md); ``all``: every parameter."""
+    nor batch-norm scales/shifts (GAGAN's mutation, docs/algorithms.md); ``all``: every parameter."""
     if scope not in MUTATION_SCOPES:
         raise ValueError(f"unknown mutation scope {scope!r}; choose one of {list(MUTATION_SCOPES)}")
     parts = [

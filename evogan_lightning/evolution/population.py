@@ -65,7 +65,7 @@ class Population(nn.Module):
             its single parent in place.
         lr, betas, eps: Adam hyper-parameters (Kingma & Ba 2015), shared by all members.
         independent_init: initialise every parent independently instead of copying member 0
-            (ALGORITHMS.md: "mu copies of one initialised generator" is the default).
+            (docs/algorithms.md: "mu copies of one initialised generator" is the default).
     """
 
     def __init__(

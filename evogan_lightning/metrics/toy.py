@@ -3,7 +3,7 @@
 Protocol (VEEGAN, Srivastava et al. 2017; used by E-GAN, Wang et al. 2019): a sample is *high quality*
 when it lies within 3 standard deviations of its nearest mode centre. A mode is *covered* when it holds
 at least a quarter of its fair share (``n_hq / K``) of the high-quality samples (the project's protocol,
-shared/ALGORITHMS.md). ``mode_kl`` is the "reverse KL" of PacGAN (Lin et al. 2018): KL(p || U) of the
+docs/algorithms.md). ``mode_kl`` is the "reverse KL" of PacGAN (Lin et al. 2018): KL(p || U) of the
 histogram ``p`` of high-quality samples over the K modes against the uniform distribution ``U``.
 The mixtures themselves (centres, std) live in ``evogan_lightning.data.toy``.
 """

@@ -1,4 +1,4 @@
-"""DCGAN pair for 64x64 and 128x128 images (Radford et al. 2016; ALGORITHMS.md, "Networks", CelebA 64x64).
+"""DCGAN pair for 64x64 and 128x128 images (Radford et al. 2016; docs/algorithms.md, "Networks", CelebA 64x64).
 
 Convolutions without bias (batch norm follows them), kernel 4, as in the DCGAN reference. At 64x64 with
 ``g_width=d_width=64`` and 3 channels: G 3,576,704 and D 2,765,568 parameters::

@@ -1,4 +1,4 @@
-"""E-GAN / CE-GAN 32x32 pair (E-GAN PyTorch code, also used by CE-GAN and IE-GAN; ALGORITHMS.md, "Networks").
+"""E-GAN / CE-GAN 32x32 pair (E-GAN PyTorch code, also used by CE-GAN and IE-GAN; docs/algorithms.md, "Networks").
 
 Generator (no batch norm, every layer with bias), at ``g_width=128`` and 3 channels 3,447,683 parameters::
 

@@ -1,4 +1,4 @@
-"""MNIST-like 28x28 pair (IE-GAN's settings; ALGORITHMS.md, "Networks"). PyTorch default init, N(0, 1) noise.
+"""MNIST-like 28x28 pair (IE-GAN's settings; docs/algorithms.md, "Networks"). PyTorch default init, N(0, 1) noise.
 
 Generator (every layer with bias), at ``g_width=64`` and 1 channel 1,257,345 parameters::
 
