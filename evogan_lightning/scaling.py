@@ -63,6 +63,22 @@ def check_gpu_ids(devices: Any, gpus: int) -> None:
         )
 
 
+# fp16 with a gradient scaler: only the discriminator's step goes through Lightning's manual_backward (and
+# so its GradScaler); the populations' steps (every generator, GAGAN's discriminators) backpropagate and
+# take their fused Adam step themselves, so their fp16 gradients would be unscaled and underflow.
+UNSCALED_PRECISIONS = ("16-mixed", "16")
+
+
+def check_precision(precision: Any) -> None:
+    """Reject ``trainer.precision`` values whose loss scaling the populations cannot honour."""
+    if str(precision) in UNSCALED_PRECISIONS:
+        raise ConfigError(
+            f"trainer.precision={precision} needs loss scaling, which only the discriminator step would get (the "
+            "populations take their own Adam steps, so their fp16 gradients would underflow); use "
+            "trainer.precision=bf16-mixed (no scaling needed) or 32-true"
+        )
+
+
 def resolve_trainer_kwargs(
     trainer: dict[str, Any], job_num: int | None = None, parallel_jobs: bool = False
 ) -> dict[str, Any]:
@@ -91,6 +107,7 @@ def resolve_trainer_kwargs(
         raise ConfigError(
             f"trainer.devices={out.get('devices')} asks for {n} GPUs but {gpus} exist; use trainer.devices<={gpus}"
         )
+    check_precision(out.get("precision", "32-true"))
     strategy = str(out.get("strategy", "auto"))
     if strategy not in SUPPORTED_STRATEGIES:
         raise ConfigError(

@@ -21,5 +21,11 @@ def test_every_section_the_code_cites_exists():
 
 def test_the_spec_names_the_options_the_code_offers():
     spec = (ROOT / "docs" / "algorithms.md").read_text()
-    for option in ("distill_reduction", "crossover_start", "crossover_optimizer", "mutation_scope", "lr_schedule"):
+    for option in (
+        "distill_reduction",
+        "crossover_start",
+        "crossover_optimizer",
+        "mutation_scope",
+        "lr_schedule",
+    ):
         assert f"`{option}" in spec, option

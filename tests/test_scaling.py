@@ -179,3 +179,11 @@ def test_slurm_launcher_config_composes_to_one_gpu_per_job():
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.gpus_per_node, launcher.tasks_per_node, launcher.partition) == (1, 1, "gpu")
+
+
+@pytest.mark.parametrize("precision", ["16-mixed", "16"])
+def test_fp16_with_loss_scaling_is_refused_for_every_algorithm(precision):
+    """Only D's step would be scaled (manual_backward); the populations' fp16 gradients would underflow."""
+    with pytest.raises(ConfigError, match="bf16-mixed"):
+        resolve_trainer_kwargs({"accelerator": "cpu", "devices": 1, "precision": precision})
+    assert resolve_trainer_kwargs({"accelerator": "cpu", "devices": 1, "precision": "bf16-mixed"})
