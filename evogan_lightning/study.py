@@ -48,6 +48,14 @@ STUDY_VARIANTS: dict[str, list[str]] = {
     "cegan_ls_prob": ["algo=cegan", "algo.least_squares_on=prob"],  # E-GAN Eq. 5: LS on D(x), bounded
     "cegan_no_ls": ["algo=cegan", "algo.mutations=[minimax,heuristic]"],
     "gagan_p10": ["algo=gagan"],  # the default 10 discriminators
+    # a GA step every 50 generations, offspring keep parent 1's Adam state: the Ds learn between GA steps
+    "gagan_ga50": [
+        "algo=gagan",
+        "algo.num_discriminators=4",
+        "algo.ga_every=50",
+        "algo.optimizer_after_ga=inherit",
+    ],
+    "cegan_worse": ["algo=cegan", "algo.crossover_start=worse"],  # PDERL: start from the worse parent
     "scgan_egan": [
         "algo=scgan",
         "algo.population_size=2",
