@@ -47,7 +47,8 @@ def check_eval_batch_size(n: Any) -> None:
 
 
 def activations_per_sample(net: nn.Module, example: torch.Tensor) -> int:
-    """Numbers the layers of ``net`` output for one sample (``example``: a batch of one on the meta device)."""
+    """Numbers the layers of ``net`` output per sample (``example``: a small batch on the meta device; two
+    samples, not one, because batch norm in training mode refuses a batch of one)."""
     total = 0
 
     def count(module: nn.Module, inputs: Any, output: Any) -> None:
@@ -62,7 +63,7 @@ def activations_per_sample(net: nn.Module, example: torch.Tensor) -> int:
     finally:
         for h in hooks:
             h.remove()
-    return total
+    return total // example.shape[0]
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ def generation_size(module: Any) -> GenerationSize:
     spec, shape = module.net_spec, tuple(module.shape)
     with torch.device("meta"):
         g, d = spec.generator_factory(shape)(), spec.build_discriminator(shape)
-        act_g = activations_per_sample(g, torch.empty(1, spec.latent_dim))
-        act_d = activations_per_sample(d, torch.empty(1, *shape))
+        act_g = activations_per_sample(g, torch.empty(2, spec.latent_dim))
+        act_d = activations_per_sample(d, torch.empty(2, *shape))
     params_g = sum(p.numel() for p in g.parameters())
     params_d = sum(p.numel() for p in d.parameters())
     m, d_steps = int(module.a("batch_size")), int(module.a("d_steps"))
