@@ -134,6 +134,9 @@ def test_kill_9_at_random_generations_loses_at_most_the_cadence_and_resumes(tmp_
         run, "callbacks.checkpoint.every_n_minutes=0.01", "callbacks.checkpoint.every_n_generations=100000"
     )
     wait_for_rows(run, proc, rng.randint(5, 30))
+    end = time.time() + 60  # a kill before the first save has nothing to resume: let one cadence pass
+    while not (run / "checkpoints" / "last.ckpt").exists() and time.time() < end:
+        time.sleep(0.05)
     proc.kill()
     proc.communicate()
     assert (run / LOCK_NAME).exists()  # left behind by the killed run
