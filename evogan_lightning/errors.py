@@ -1,5 +1,11 @@
 """User-facing errors: the CLI prints their message (no traceback) and exits with status 2."""
 
+# What to do after a divergence (every divergence message ends with it; resume cannot change learning rates).
+DIVERGENCE_ADVICE = (
+    "Resuming continues the same learning rates, so start a new run with a lower algo.lr_g / algo.lr_d, an "
+    "r1_penalty or gradient_penalty, or another seed."
+)
+
 
 class ConfigError(ValueError):
     """Bad input (config, data, checkpoint): the message names the problem and the fix."""

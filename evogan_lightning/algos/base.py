@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from ..data.stream import stream_seed
-from ..errors import ConfigError, DivergedError
+from ..errors import DIVERGENCE_ADVICE, ConfigError, DivergedError
 from ..evolution.losses import discriminator_loss, gradient_penalty, r1_penalty
 from ..evolution.population import Population
 from ..evolution.selection import ALL_DIVERGED
@@ -384,9 +384,7 @@ class EvoGANModule(L.LightningModule):
             raise DivergedError(f"{ALL_DIVERGED} (detected at generation {self.generation})")
         if nonfinite:
             raise DivergedError(
-                f"training diverged (NaN/Inf loss) by generation {self.generation}. Resuming continues the "
-                "same learning rates, so start a new run with a lower algo.lr_g / algo.lr_d, a "
-                "gradient_penalty or r1_penalty, or another seed."
+                f"training diverged (NaN/Inf loss) by generation {self.generation}. {DIVERGENCE_ADVICE}"
             )
 
     @torch.no_grad()

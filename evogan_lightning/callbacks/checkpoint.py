@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from ..errors import ConfigError, DivergedError
+from ..errors import DIVERGENCE_ADVICE, ConfigError, DivergedError
 
 
 class GenerationCheckpoint(L.Callback):
@@ -55,9 +55,7 @@ class GenerationCheckpoint(L.Callback):
             if not module.state_is_finite():
                 raise DivergedError(
                     f"training diverged by generation {module.generation}: parameters, optimizer moments or "
-                    "fitness values are NaN/Inf although the logged losses were finite. Resuming continues the "
-                    "same learning rates, so start a new run with a lower algo.lr_g / algo.lr_d, an "
-                    "r1_penalty or gradient_penalty, or another seed."
+                    f"fitness values are NaN/Inf although the logged losses were finite. {DIVERGENCE_ADVICE}"
                 )
         except DivergedError:
             if on_divergence == "raise":

@@ -11,14 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..errors import DivergedError
+from ..errors import DIVERGENCE_ADVICE, DivergedError
 from .population import Population
 
-ALL_DIVERGED = (
-    "every candidate of a generation diverged (NaN/Inf loss or fitness). Resuming continues the same learning "
-    "rates, so start a new run with a lower algo.lr_g / algo.lr_d, an r1_penalty or gradient_penalty, or "
-    "another seed."
-)
+ALL_DIVERGED = "every candidate of a generation diverged (NaN/Inf loss or fitness). " + DIVERGENCE_ADVICE
 
 
 def replace_parents(pop: Population, slots: Tensor, fitness: Tensor) -> None:
