@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -34,6 +35,53 @@ NOISE_WARNINGS = (
 )
 
 _LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+
+# The package's own log: library modules use ``logging.getLogger(__name__)``, all children of this one.
+# Silence it with ``logging.getLogger("evogan_lightning").setLevel(logging.WARNING)``.
+PACKAGE_LOGGER = "evogan_lightning"
+
+
+def is_rank_zero() -> bool:
+    """Lightning's DDP launcher starts ranks > 0 with LOCAL_RANK/NODE_RANK set (RANK under torchrun)."""
+    return all(os.environ.get(k, "0") == "0" for k in ("LOCAL_RANK", "NODE_RANK", "RANK"))
+
+
+class _RankZeroOnly(logging.Filter):
+    """Info lines from rank 0 only (every DDP rank runs the same code); warnings and errors from any rank."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or is_rank_zero()
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at the time (a notebook's, pytest's capture), message only;
+    warnings carry a ``[evogan] warning:`` prefix."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+        self.addFilter(_RankZeroOnly())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            return f"[evogan] {record.levelname.lower()}: {message}"
+        return message
+
+
+def setup_logging(level: int = logging.INFO) -> logging.Logger:
+    """Show the package's log lines on stdout (rank 0 only for info), unless the caller has already
+    configured the ``evogan_lightning`` logger (a handler of its own, or a level set). Idempotent."""
+    logger = logging.getLogger(PACKAGE_LOGGER)
+    if not logger.handlers:
+        logger.addHandler(_StdoutHandler())
+        logger.propagate = False  # Hydra's root handler would print every line a second time
+        if logger.level == logging.NOTSET:
+            logger.setLevel(level)
+    return logger
 
 
 class _DropNoise(logging.Filter):

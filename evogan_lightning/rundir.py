@@ -23,14 +23,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .console import is_rank_zero
 from .errors import ConfigError
 
 LOCK_NAME = ".run.lock"
-
-
-def _is_rank_zero() -> bool:
-    """Lightning's DDP launcher starts ranks > 0 with LOCAL_RANK/NODE_RANK set; only rank 0 locks."""
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
 
 
 def _alive(holder: dict) -> bool:
@@ -56,7 +52,7 @@ def _read(path: Path) -> dict:
 @contextlib.contextmanager
 def run_lock(folder: Path) -> Iterator[None]:
     """Hold ``folder/.run.lock`` while the block runs; ConfigError if a live run holds it already."""
-    if not _is_rank_zero():
+    if not is_rank_zero():
         yield
         return
     path = folder / LOCK_NAME

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import signal
 import time
@@ -21,7 +22,13 @@ from .algos import get_algorithm
 from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
 from .checkpoint_io import read_checkpoint
 from .checks import check_matmul_precision, check_seed
-from .console import StopState, quiet_warnings, stop_on_signals, tidy_lightning_logging
+from .console import (
+    StopState,
+    quiet_warnings,
+    setup_logging,
+    stop_on_signals,
+    tidy_lightning_logging,
+)
 from .data.datamodule import GANDataModule
 from .errors import ConfigError, DivergedError, StoppedByUser
 from .memory import check_generation_memory
@@ -35,6 +42,8 @@ from .rundir import (
     slurm_requeued_checkpoint,
 )
 from .scaling import hydra_job, prepare_early, resolve_trainer_kwargs
+
+log = logging.getLogger(__name__)
 
 
 def ensure_writable(out_dir: Path) -> None:
@@ -52,6 +61,7 @@ def ensure_writable(out_dir: Path) -> None:
 
 
 # What to do about a required value (``???`` in conf/) that was left unset.
+
 REQUIRED_HINTS = {
     "callbacks.classifier_fid.classifier": "the classifier file from `python -m evogan_lightning.train_classifier "
     "data=... out=classifier.pt`",
@@ -158,12 +168,12 @@ def choose_folder(cfg: DictConfig) -> Path:
             adopt_folder(out_dir, run)
             cfg.output_dir = str(run)  # the callbacks' ${output_dir} follow
             out_dir = run
-            print(f"continuing the run in its own folder: {run}")
+            log.info("continuing the run in its own folder: %s", run)
     else:
         requeued = slurm_requeued_checkpoint(out_dir)
         if requeued is not None:
             cfg.ckpt_path = str(requeued)
-            print(f"SLURM requeued this job: resuming from {requeued}")
+            log.info("SLURM requeued this job: resuming from %s", requeued)
     return out_dir
 
 
@@ -171,6 +181,7 @@ def train(cfg: DictConfig) -> float | None:
     """Train one configuration; returns the main metric (toy: modes covered, else the last G loss). The
     output folder is locked while the run uses it (``rundir.run_lock``)."""
     check_required(cfg)
+    setup_logging()
     tidy_lightning_logging()
     out_dir = choose_folder(cfg)
     ensure_writable(out_dir)
@@ -265,7 +276,7 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
                 message += " " + requeue_slurm_job()
         if module.stop_requested or stop.signum:
             raise StoppedByUser(message, stop.exit_code)
-        print(message)
+        log.info(message)
         return None
 
     metrics = end_of_run_metrics(module)
@@ -285,7 +296,7 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
                 indent=2,
                 sort_keys=True,
             )
-        print(
+        log.info(
             json.dumps(
                 {
                     k: round(v, 4)
@@ -297,6 +308,6 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
         )
         summary = toy_summary(metrics, plain["data"].get("name", "toy data"))
         if summary:
-            print(summary)
-        print(f"output directory: {out_dir}")
+            log.info(summary)
+        log.info("output directory: %s", out_dir)
     return metrics.get("toy/modes_covered", metrics.get("loss/g"))

@@ -91,3 +91,33 @@ def test_progress_bar_counts_generations_and_the_run_ends_in_words(tmp_path, cap
         "(mode KL 0.002; 6000 generations in 2.1 min)"
     )
     assert toy_summary({"val/fid": 30.0}, "cifar10") is None
+
+
+def test_package_log_goes_to_stdout_once_rank_zero_only_and_can_be_silenced(monkeypatch, capsys):
+    from evogan_lightning.console import PACKAGE_LOGGER, setup_logging
+
+    pkg = logging.getLogger(PACKAGE_LOGGER)
+    saved = (pkg.handlers[:], pkg.level, pkg.propagate)
+    pkg.handlers, pkg.level = [], logging.NOTSET
+    try:
+        setup_logging()
+        setup_logging()  # idempotent: one handler, each line once
+        assert len(pkg.handlers) == 1 and not pkg.propagate
+        log = logging.getLogger("evogan_lightning.train")
+        log.info("8/8 modes covered")
+        log.warning("could not log samples to WandbLogger")
+        assert capsys.readouterr().out.splitlines() == [
+            "8/8 modes covered",
+            "[evogan] warning: could not log samples to WandbLogger",
+        ]
+        monkeypatch.setenv("LOCAL_RANK", "1")  # a DDP rank > 0: its warnings only
+        log.info("output directory: x")
+        log.warning("rank 1 warns")
+        assert capsys.readouterr().out == "[evogan] warning: rank 1 warns\n"
+        monkeypatch.delenv("LOCAL_RANK")
+        pkg.setLevel(logging.WARNING)  # the documented way to silence the info lines
+        setup_logging()  # keeps the caller's level
+        log.info("hidden")
+        assert capsys.readouterr().out == ""
+    finally:
+        pkg.handlers, pkg.level, pkg.propagate = saved

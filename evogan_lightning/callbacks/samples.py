@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import torch
 from torch import Tensor
 
 from ..data.toy import TOY_MIXTURES
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -70,7 +73,7 @@ def log_image(trainer: L.Trainer, key: str, path: Path, step: int) -> None:
                 arr = np.asarray(Image.open(path).convert("RGB"))
                 logger.experiment.add_image(key, arr, global_step=step, dataformats="HWC")
         except Exception as err:  # a logging failure must never stop training
-            print(f"[evogan] could not log {key} to {name}: {err}")
+            log.warning("could not log %s to %s: %s", key, name, err)
 
 
 class SampleSnapshots(L.Callback):

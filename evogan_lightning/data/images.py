@@ -20,6 +20,7 @@ differs from the native size); CelebA and image folders are decoded per batch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from torch import Tensor
 from ..errors import ConfigError
 from .image_files import IMAGE_EXTENSIONS, ImageFiles, list_images
 from .readers import read_cifar_batch, read_idx_images
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ def prepare_dataset(name: str, cfg: Mapping[str, Any]) -> None:
             + _HOW_TO_FIX
         )
     root = _root(name, cfg)
-    print(f"[evogan] data={name}: files not found, downloading with torchvision into {root} ...")
+    log.info("data=%s: files not found, downloading with torchvision into %s ...", name, root)
     try:
         torchvision_download(name, root)
     except Exception as err:  # no network, DNS, checksum, missing gdown, broken torchvision, ...

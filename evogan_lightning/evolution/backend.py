@@ -13,6 +13,7 @@ Shapes: ``rows`` is a slice of k population slots; noise ``z`` is [k, B, latent]
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import torch
@@ -31,6 +32,8 @@ from .functional import (
     vmapped_generate,
 )
 from .population import Population
+
+log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "loop", "batched")
 
@@ -159,6 +162,6 @@ def make_backend(name: str, population: Population, discriminator: nn.Module) ->
             try:
                 return BatchedBackend(population, discriminator)
             except NotVmappable as err:
-                print(f"[evogan] algo.backend=auto: using the loop backend ({err})")
+                log.warning("algo.backend=auto: using the loop backend (%s)", err)
         return LoopBackend(population, discriminator)
     raise ValueError(f"unknown algo.backend {name!r}; choose one of {list(BACKENDS)}")
