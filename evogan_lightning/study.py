@@ -56,6 +56,15 @@ STUDY_VARIANTS: dict[str, list[str]] = {
         "algo.optimizer_after_ga=inherit",
     ],
     "cegan_worse": ["algo=cegan", "algo.crossover_start=worse"],  # PDERL: start from the worse parent
+    "cegan_no_crossover": ["algo=cegan", "algo.n_c=0"],  # CE-GAN without its crossover children
+    # E-GAN with the paper's three mutations (the toy default has two): least squares on the logit (the
+    # reference code, the toy default before 2026-12-03) or on D's probability (the paper's Eq. 5)
+    "egan_three_losses": ["algo=egan", "algo.mutations=[minimax,heuristic,least_squares]"],
+    "egan_ls_prob": [
+        "algo=egan",
+        "algo.mutations=[minimax,heuristic,least_squares]",
+        "algo.least_squares_on=prob",
+    ],
     "scgan_egan": [
         "algo=scgan",
         "algo.population_size=2",
