@@ -1,1 +1,29 @@
-"""evogan_lightning."""
+"""evogan_lightning: evolutionary GANs as PyTorch Lightning modules, one per algorithm.
+
+    from evogan_lightning import CEGAN, EGAN, GAGAN, GAN, SCGAN, __version__
+
+The algorithm classes are imported on first use (``import evogan_lightning`` stays light); the
+command-line tools are ``python -m evogan_lightning[.<tool>]`` (README).
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+try:
+    __version__ = metadata.version("evogan_lightning")
+except metadata.PackageNotFoundError:  # a source tree that was not installed
+    __version__ = "0+unknown"
+
+_ALGORITHM_CLASSES = {"GAN": "gan", "EGAN": "egan", "CEGAN": "cegan", "GAGAN": "gagan", "SCGAN": "scgan"}
+
+
+def __getattr__(name: str):
+    if name in _ALGORITHM_CLASSES:
+        from .algos import get_algorithm
+
+        return get_algorithm(_ALGORITHM_CLASSES[name])
+    raise AttributeError(f"module 'evogan_lightning' has no attribute {name!r}")
+
+
+__all__ = ["CEGAN", "EGAN", "GAGAN", "GAN", "SCGAN", "__version__"]

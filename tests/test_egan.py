@@ -14,8 +14,13 @@ from evogan_lightning.train import build_module
 TINY = ["net=mlp", "net.hidden=16", "algo.batch_size=16", "algo.eval_batch_size=32"]
 
 
+# the paper's three mutations (the toy default drops least squares; see test_toy_default_mutations)
+THREE = ["algo.mutations=[minimax,heuristic,least_squares]"]
+
+
 def make_module(overrides, tmp_path, algo="egan"):
-    cfg = compose([f"algo={algo}", *TINY, *overrides], output_dir=str(tmp_path))
+    three = THREE if algo == "egan" else []
+    cfg = compose([f"algo={algo}", *TINY, *three, *overrides], output_dir=str(tmp_path))
     plain = OmegaConf.to_container(cfg, resolve=True)
     return build_module(plain, GANDataModule(plain["data"]).info())
 
@@ -44,6 +49,15 @@ def test_bad_input(tmp_path, override, needle):
     with pytest.raises(ConfigError) as err:
         make_module([override], tmp_path)
     assert needle in str(err.value)
+
+
+def test_toy_default_mutations_drop_least_squares_and_the_paper_settings_keep_it():
+    """README "Results": on the grid, least squares on the logit cost E-GAN its modes, so the toy default has
+    two mutations; the paper's settings (image experiments, the published toy preset) keep all three."""
+    assert list(compose(["algo=egan"]).algo.mutations) == ["minimax", "heuristic"]
+    for experiment in ("egan_toy", "egan_cifar10"):
+        cfg = compose([f"experiment={experiment}"])
+        assert list(cfg.algo.mutations) == ["minimax", "heuristic", "least_squares"]
 
 
 def test_layout_reals_and_noise(tmp_path):

@@ -8,6 +8,8 @@ import zipfile
 import pytest
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # builds and installs a wheel: the slow set (.ci/run runs it)
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
