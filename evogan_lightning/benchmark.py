@@ -241,7 +241,7 @@ def check_benchmark_device(device: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .sample import parse_args
+    from .cli_common import parse_args
 
     argv = sys.argv[1:] if argv is None else argv
     defaults = {

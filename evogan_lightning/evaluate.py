@@ -116,7 +116,7 @@ def format_table(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from .checks import check_writable_folder, write_output
-    from .sample import load_module, parse_args
+    from .cli_common import load_module, parse_args
 
     argv = sys.argv[1:] if argv is None else argv
     try:

@@ -270,8 +270,8 @@ def samples_figure(runs: Sequence[Run], path: Path, num_samples: int = 2000) -> 
     import matplotlib.pyplot as plt
     import torch
 
+    from .cli_common import load_module
     from .data.toy import TOY_MIXTURES
-    from .sample import load_module
 
     algos = list(dict.fromkeys(r.algo for r in runs))
     datas = list(dict.fromkeys(r.data for r in runs))
@@ -346,7 +346,7 @@ def report(runs: Sequence[Run], out: Path, header: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .sample import parse_args
+    from .cli_common import parse_args
 
     argv = sys.argv[1:] if argv is None else argv
     defaults: dict[str, Any] = {

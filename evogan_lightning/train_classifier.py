@@ -152,8 +152,8 @@ def run(data_cfg: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .cli_common import parse_args
     from .config import compose
-    from .sample import parse_args
 
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
