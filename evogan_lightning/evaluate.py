@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
 
 def evaluate_module(module: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Metrics of a loaded module per the evaluation protocol (the same code paths as the callbacks)."""
-    from .callbacks.evaluation import ImageEvaluator
+    from .metrics.evaluator import ImageEvaluator
     from .metrics.fid import inception_available
 
     n = int(args["num_samples"])
