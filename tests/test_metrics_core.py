@@ -13,7 +13,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from evogan_lightning.metrics import fid as fid_module
+from evogan_lightning.metrics import inception as fid_module
 from evogan_lightning.metrics.classifier import (
     ClassifierFeatures,
     SmallCNN,
@@ -22,15 +22,13 @@ from evogan_lightning.metrics.classifier import (
     state_dict_sha256,
     train_classifier,
 )
-from evogan_lightning.metrics.fid import (
+from evogan_lightning.metrics.distances import frechet_distance, kernel_inception_distance
+from evogan_lightning.metrics.feature_stats import FeatureStats, StatsCache
+from evogan_lightning.metrics.inception import (
     INCEPTION_WEIGHTS_ENV,
     INCEPTION_WEIGHTS_FILENAME,
-    FeatureStats,
-    StatsCache,
-    frechet_distance,
     inception_available,
     inception_weights_cache_path,
-    kernel_inception_distance,
     make_inception_fid,
     make_inception_score,
     sha256_file,

@@ -5,7 +5,7 @@ evogan_lightning.evaluate`` on a checkpoint.
 
 The N generated samples are streamed in chunks (never all on the device), quantised to uint8 by
 ``metrics.quantize`` (round + clamp), grayscale repeated to RGB for Inception, antialias off. Real statistics
-are cached by ``metrics.fid.StatsCache`` under a key naming dataset, split, resolution, extractor and its
+are cached by ``metrics.feature_stats.StatsCache`` under a key naming dataset, split, resolution, extractor and its
 weights hash, so statistics of another resolution or extractor are never mixed in. The feature extractor is
 Inception (``feature="inception"``), a classifier trained on the same dataset (``feature="classifier"``,
 numbers labelled ``classifier_fid``) or any ``nn.Module`` with ``num_features`` (``[B, C, H, W]`` uint8 ->
