@@ -140,7 +140,7 @@ def run_single(
     graph: bool = False,
 ) -> dict[str, Any]:
     """One setting in this process: returns timing and memory statistics. With ``graph`` the first
-    ``warmup`` generations include the eager warm-up and the capture (algos/capture.py); make it >= 4 so
+    ``warmup`` generations include the eager warm-up and the capture (engine/capture.py); make it >= 4 so
     only replays are timed."""
     from .config import compose
     from .data.datamodule import GANDataModule

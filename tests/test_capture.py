@@ -1,4 +1,4 @@
-"""CUDA-graph readiness on the CPU (algos/capture.py): a whole generation of gan / egan / cegan runs through
+"""CUDA-graph readiness on the CPU (engine/capture.py): a whole generation of gan / egan / cegan runs through
 the real Trainer without one host synchronisation (what ``torch.cuda.graph`` capture needs), the sync
 detector catches what it should, survivor counts stay on the device, and ``algo.cuda_graph`` rejects runs
 it cannot serve. The capture itself is checked on a GPU in tests/test_gpu.py."""
@@ -7,11 +7,11 @@ import pytest
 import torch
 from test_backends import TINY
 
-from evogan_lightning.algos.capture import HostSyncError, forbid_host_sync
 from evogan_lightning.algos.cegan import CEGAN
 from evogan_lightning.algos.egan import EGAN
 from evogan_lightning.algos.gan import GAN
 from evogan_lightning.config import compose
+from evogan_lightning.engine.capture import HostSyncError, forbid_host_sync
 from evogan_lightning.errors import ConfigError
 from evogan_lightning.evolution.tally import OperatorTally
 from evogan_lightning.train import train
@@ -228,7 +228,7 @@ class StepModule:
 
 
 def test_graphed_generation_warms_up_captures_once_then_replays(monkeypatch):
-    from evogan_lightning.algos.capture import WARMUP_GENERATIONS, GraphedGeneration
+    from evogan_lightning.engine.capture import WARMUP_GENERATIONS, GraphedGeneration
 
     assert WARMUP_GENERATIONS == 3 and hasattr(torch.cuda.CUDAGraph, "register_generator_state")
     cuda = FakeCUDA(monkeypatch)
@@ -257,7 +257,7 @@ def test_graphed_generation_warms_up_captures_once_then_replays(monkeypatch):
 
 
 def test_graphed_generation_names_a_step_that_syncs(monkeypatch):
-    from evogan_lightning.algos.capture import GraphedGeneration
+    from evogan_lightning.engine.capture import GraphedGeneration
 
     cuda = FakeCUDA(monkeypatch)
     run = GraphedGeneration(StepModule(cuda.events, fail_on_call=3))
@@ -280,7 +280,7 @@ def test_graphed_generation_names_a_step_that_syncs(monkeypatch):
 def test_validate_cuda_graph_names_the_fix(device, world, precision, needle):
     from types import SimpleNamespace
 
-    from evogan_lightning.algos.capture import validate_cuda_graph
+    from evogan_lightning.engine.capture import validate_cuda_graph
 
     module = SimpleNamespace(
         device=torch.device(device), world_size=world, trainer=SimpleNamespace(precision=precision)

@@ -269,7 +269,7 @@ def test_sum_distillation_steers_the_step_where_mean_leaves_it_to_momentum(tmp_p
         child_row = m.rows(3, 1).start
         start = pop.params[1].clone()
         flat = start.clone().requires_grad_(True)
-        from evogan_lightning.evolution.functional import vmapped_generate
+        from evogan_lightning.engine.functional import vmapped_generate
 
         x = vmapped_generate(pop, flat.unsqueeze(0), z.unsqueeze(0))[0]
         (grad,) = torch.autograd.grad((x - samples[2]).pow(2).sum(), flat)

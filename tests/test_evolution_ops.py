@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from evogan_lightning.callbacks.operators import OperatorChart, operator_shares
+from evogan_lightning.engine.backend import LoopBackend, make_backend
+from evogan_lightning.engine.population import Population
 from evogan_lightning.errors import DivergedError
-from evogan_lightning.evolution.backend import LoopBackend, make_backend
 from evogan_lightning.evolution.crossover import (
     distillation_loss,
     fitter_parent,
@@ -26,7 +27,6 @@ from evogan_lightning.evolution.fitness import (
     real_loss_grad,
 )
 from evogan_lightning.evolution.losses import heuristic_loss, minimax_loss
-from evogan_lightning.evolution.population import Population
 from evogan_lightning.evolution.selection import check_survivors, replace_parents, top_mu, valid_fitness
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from evogan_lightning.evolution.functional import (
+from evogan_lightning.engine.functional import (
     NotVmappable,
     check_vmappable,
     param_layout,
@@ -12,7 +12,7 @@ from evogan_lightning.evolution.functional import (
     vmapped_discriminate,
     vmapped_generate,
 )
-from evogan_lightning.evolution.population import Population
+from evogan_lightning.engine.population import Population
 from evogan_lightning.nets import resolve_net
 
 
@@ -75,7 +75,7 @@ def test_batch_norm_generator_is_rejected_with_the_fix():
 
 
 def test_batched_mutation_grads_match_loop():
-    from evogan_lightning.evolution.functional import batched_mutation_grads
+    from evogan_lightning.engine.functional import batched_mutation_grads
     from evogan_lightning.evolution.losses import generator_loss
 
     spec, pop, d = small_pair()
@@ -98,7 +98,7 @@ def test_batched_mutation_grads_match_loop():
 def test_batched_egan_fitness_matches_a_direct_computation():
     import torch.nn.functional as F
 
-    from evogan_lightning.evolution.functional import batched_egan_fitness, batched_logit_fitness
+    from evogan_lightning.engine.functional import batched_egan_fitness, batched_logit_fitness
 
     torch.manual_seed(1)
     spec, pop, d = small_pair()

@@ -11,8 +11,8 @@ from omegaconf import OmegaConf
 from evogan_lightning.config import compose
 from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.data.toy import TOY_MIXTURES
+from evogan_lightning.engine.population import Population
 from evogan_lightning.errors import ConfigError, StoppedByUser
-from evogan_lightning.evolution.population import Population
 from evogan_lightning.train import build_module
 
 TINY = ["net=mlp", "net.hidden=16", "algo.num_discriminators=4", "algo.batch_size=32"]

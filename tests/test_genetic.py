@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
+from evogan_lightning.engine.population import Population
 from evogan_lightning.evolution import genetic
-from evogan_lightning.evolution.population import Population
 from evogan_lightning.nets.mlp import MLPDiscriminator
 
 

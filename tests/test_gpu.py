@@ -140,8 +140,8 @@ def test_cuda_graph_run_resumes_exactly(tmp_path, first_graphed):
 
 
 def test_cuda_graph_rejects_a_step_that_syncs(tmp_path, monkeypatch):
-    from evogan_lightning.algos.capture import HostSyncError
     from evogan_lightning.algos.egan import EGAN
+    from evogan_lightning.engine.capture import HostSyncError
 
     def host_count(self, operators, chosen):
         self.count_operators([operators[i] for i in chosen.tolist()])

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from evogan_lightning.evolution.population import Population
+from evogan_lightning.engine.population import Population
 
 
 def make_net() -> nn.Module:
@@ -145,7 +145,7 @@ def test_bad_sizes():
 def test_integer_buffers_live_in_flat_rows_and_copy_on_the_device():
     """Batch norm's num_batches_tracked: a row gather like every other state (no host sync, CUDA-graph safe),
     still the tensor the module updates, through device/dtype moves and checkpoints."""
-    from evogan_lightning.algos.capture import forbid_host_sync
+    from evogan_lightning.engine.capture import forbid_host_sync
 
     pop = Population(make_net, num_parents=2, num_children=2)
     assert pop.int_buffers_flat is not None and pop.int_buffers_flat.shape == (4, 1)

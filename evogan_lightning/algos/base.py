@@ -22,13 +22,13 @@ from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from ..data.stream import stream_seed
+from ..engine.capture import GraphedGeneration, validate_cuda_graph
+from ..engine.population import Population
 from ..errors import DIVERGENCE_ADVICE, ConfigError, DivergedError
 from ..evolution.losses import discriminator_loss, gradient_penalty, r1_penalty
-from ..evolution.population import Population
 from ..evolution.selection import ALL_DIVERGED
 from ..evolution.tally import OperatorTally
 from ..nets import NetSpec, effective_options, resolve_net
-from .capture import GraphedGeneration, validate_cuda_graph
 
 CHECKPOINT_KEY = "evogan"
 CHECKPOINT_VERSION = 2  # 2: architecture holds the net options with defaults filled in (2026-12-03)

@@ -12,7 +12,7 @@ mu parents face one discriminator. Per generation (Algorithm 1 of the paper; doc
     n_D D steps on the survivors' evaluation samples, shuffled (first n_D * m)
 
 All children of a generation take one fused Adam step; copies, fitness and selection stay on the device.
-The per-child work runs through ``algo.backend`` (evolution/backend.py).
+The per-child work runs through ``algo.backend`` (engine/backend.py).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..engine.backend import BACKENDS, make_backend
 from ..errors import ConfigError
-from ..evolution.backend import BACKENDS, make_backend
 from ..evolution.fitness import combined_fitness, logit_fitness, quality_fitness, real_loss_grad
 from ..evolution.losses import GENERATOR_LOSSES, generator_loss
 from ..evolution.selection import replace_parents, top_mu, valid_fitness

@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..engine.population import Population
 from ..errors import ConfigError
 from ..evolution import genetic
 from ..evolution.losses import gradient_penalty, heuristic_loss, r1_penalty
-from ..evolution.population import Population
 from .base import EvoGANModule, frozen
 
 GENERATOR_TARGETS = ("best", "ensemble")

@@ -7,7 +7,7 @@ import zlib
 import lightning as L
 import torch
 
-from ..evolution.population import Population
+from ..engine.population import Population
 
 
 def state_checksum(module: L.LightningModule) -> torch.Tensor:

@@ -3,7 +3,7 @@
 GAGAN (Konstantopoulou et al. 2024, as summarised by Khan & Siddiqui 2025) evolves P discriminators with a
 plain GA every k_GA iterations: fitness, elitism, parent choice among the elites, crossover, Gaussian
 mutation, and a rule for the Adam state of the offspring. Everything here works on the flat ``[S, N]``
-rows of a :class:`~evogan_lightning.evolution.population.Population`: the genes of member ``i`` are
+rows of a :class:`~evogan_lightning.engine.population.Population`: the genes of member ``i`` are
 ``pop.params[i]`` (all learnable parameter tensors, concatenated); running batch-norm statistics live in
 ``pop.buffers_flat`` and are *not* genes (a child takes parent 1's buffers). ``crossover`` and ``mutate``
 are pure (they return new tensors and never modify their inputs); ``genetic_step`` rewrites only the
@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .population import Population
+if TYPE_CHECKING:  # type hints only: the operators do not depend on the engine at run time
+    from ..engine.population import Population
+
 
 FITNESS_KINDS = ("paper", "neg_bce")
 PARENT_SELECTIONS = ("uniform", "tournament")

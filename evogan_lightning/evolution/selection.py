@@ -8,11 +8,15 @@ best possible score (E-GAN's F_d = -log ||grad|| of a zero gradient), not a dive
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
 from ..errors import DIVERGENCE_ADVICE, DivergedError
-from .population import Population
+
+if TYPE_CHECKING:  # type hints only: the operators do not depend on the engine at run time
+    from ..engine.population import Population
 
 ALL_DIVERGED = "every candidate of a generation diverged (NaN/Inf loss or fitness). " + DIVERGENCE_ADVICE
 

@@ -4,7 +4,7 @@ An algorithm file says *what* happens to a block of child rows (mutate with thes
 these teachers, evaluate on this noise); a backend says *how*. ``LoopBackend`` runs the children one after
 another (fastest on a CPU); every gradient lands in the child's own row of ``Population.grads`` and all
 children of a block take ONE fused ``Population.adam_step``. A batched backend (stacked parameters with
-``torch.func`` + ``vmap``, see ``evolution/functional.py``) can implement the same methods without
+``torch.func`` + ``vmap``, see ``engine/functional.py``) can implement the same methods without
 touching the algorithm files.
 
 Shapes: ``rows`` is a slice of k population slots; noise ``z`` is [k, B, latent] (row j for slot
@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .crossover import distillation_loss
-from .fitness import diversity_fitness
+from ..evolution.crossover import distillation_loss
+from ..evolution.fitness import diversity_fitness
 from .functional import (
     NotVmappable,
     batched_egan_fitness,
@@ -100,7 +100,7 @@ class LoopBackend:
 
 class BatchedBackend(LoopBackend):
     """All k children in one vmapped call per operation (``torch.func.functional_call`` + ``vmap`` over the
-    population's zero-copy stacked parameter views, evolution/functional.py): one forward/backward for all
+    population's zero-copy stacked parameter views, engine/functional.py): one forward/backward for all
     mutation steps, one for all distillation steps, one for all fitness evaluations (each child's batch
     still gets its own D batch statistics), followed by the same fused Adam update as the loop. Needs a
     generator without running batch-norm statistics (e.g. egan32); pays off on a GPU, where the loop is

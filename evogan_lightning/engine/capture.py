@@ -29,7 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from .base import EvoGANModule
+    from ..algos.base import EvoGANModule
 
 WARMUP_GENERATIONS = 3  # eager generations before the capture (PyTorch recommends a few, on a side stream)
 
