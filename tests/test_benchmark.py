@@ -3,9 +3,12 @@ the table's per-mode GAN ratios, and its bad input."""
 
 import json
 
+import pytest
+
 from evogan_lightning.benchmark import main, to_markdown
 
 
+@pytest.mark.slow  # a benchmark subprocess; the bad-input test below stays in the default set
 def test_benchmark_runs_and_saves_json_and_markdown(tmp_path, capsys):
     out = tmp_path / "bench"
     extra = "extra=net.g_width=8,net.d_width=8,algo.batch_size=8,algo.eval_batch_size=32"

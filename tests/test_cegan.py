@@ -174,6 +174,7 @@ def test_cli_toy_run(tmp_path):
     assert (tmp_path / "operators.png").stat().st_size > 1000
 
 
+@pytest.mark.slow  # a CLI run on fake images; test_cli_toy_run stays in the default set
 def test_cli_fake_images(tmp_path):
     run_cli(
         [

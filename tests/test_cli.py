@@ -68,6 +68,7 @@ def test_baselines(tmp_path, loss, data):
     assert np.isfinite(m["loss/g"])
 
 
+@pytest.mark.slow  # two CLI runs and a resume; each algorithm's in-process test_exact_resume proves the same
 def test_seed_reproducible_and_exact_resume(tmp_path):
     full, again, part = tmp_path / "full", tmp_path / "again", tmp_path / "part"
     common = [

@@ -94,6 +94,7 @@ def wait_for_rows(run: Path, proc: subprocess.Popen, rows: int, timeout: float =
     raise AssertionError(f"no {rows} CSV rows after {timeout} s")
 
 
+@pytest.mark.slow  # the in-process signal tests above prove the handler; this one the CLI's exit status
 def test_sigterm_from_the_cli_exits_143_and_the_printed_command_continues_the_same_folder(tmp_path):
     run = tmp_path / "my run"  # a space: the printed command must quote it
     proc = start(run, "callbacks.checkpoint.every_n_generations=100000")

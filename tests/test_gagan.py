@@ -182,6 +182,7 @@ def test_exact_resume(tmp_path):
     assert read_metrics(full)["loss/g"] == read_metrics(part)["loss/g"]
 
 
+@pytest.mark.slow  # a CLI run on fake images; test_cli_toy_run stays in the default set
 def test_cli_fake_images(tmp_path):
     run_cli(
         [

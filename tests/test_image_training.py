@@ -58,6 +58,7 @@ def test_each_net_family_trains_on_fake_images(tmp_path, size, channels, net):
     assert (tmp_path / "samples.png").read_bytes() == (tmp_path / "samples" / "gen_0000003.png").read_bytes()
 
 
+@pytest.mark.slow  # the readers are tested in process in test_data_images.py
 def test_real_formats_through_the_cli(tmp_path):
     """MNIST idx .gz in torchvision's layout with net=auto (mnist28), and an image folder with workers."""
     rng = np.random.default_rng(0)

@@ -31,7 +31,8 @@ SMALL = {
 
 
 @pytest.mark.parametrize(
-    "algo", ["gan", pytest.param("egan", marks=pytest.mark.slow), "cegan", "scgan", "gagan"]
+    "algo",
+    ["gan", *(pytest.param(a, marks=pytest.mark.slow) for a in ("egan", "cegan", "scgan", "gagan"))],
 )
 def test_two_ranks_stay_identical_every_generation(tmp_path, algo):
     """Whole populations (children too) and operator counts agree on both ranks after every generation:
@@ -96,6 +97,7 @@ def test_trainer_settings_are_checked_before_training(monkeypatch):
     assert got == [[0], [1], [2], [3], [0]]
 
 
+@pytest.mark.slow  # a joblib sweep of subprocesses
 def test_joblib_sweep_jobs_get_their_own_directories(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
     run_cli(
@@ -137,6 +139,7 @@ def test_only_local_rank_zero_prepares_data_before_the_trainer(monkeypatch, env,
     assert calls == (["prepare", "fit", "size"] if runs else [])
 
 
+@pytest.mark.slow  # a sweep of subprocesses with W&B
 def test_parallel_sweep_jobs_get_their_own_wandb_runs_grouped_by_sweep(tmp_path):
     """Two jobs launched in the same second by joblib: two offline W&B runs, one per job directory, with
     distinct run ids and the sweep's <date>_<time> as their group."""

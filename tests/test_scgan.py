@@ -162,6 +162,7 @@ def test_selection_keeps_the_fittest_offspring(tmp_path):
     assert m.generators.best_index() == 0
 
 
+@pytest.mark.slow  # CLI runs; the in-process tests above cover the algorithm
 def test_cli_toy_and_fake_images(tmp_path):
     toy, img = tmp_path / "toy", tmp_path / "img"
     run_cli(

@@ -76,6 +76,7 @@ def test_aggregate_is_mean_and_sample_std_over_seeds(tmp_path):
     assert all(math.isnan(v) for v in study.mean_std([]))
 
 
+@pytest.mark.slow  # a whole (tiny) study in subprocesses; planning and reporting are tested in process above
 def test_tiny_study_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     out = tmp_path / "study"

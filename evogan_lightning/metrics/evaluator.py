@@ -1,7 +1,7 @@
 """FID (Heusel et al. 2017), KID (Binkowski et al. 2018) and the Inception Score (Salimans et al. 2016) of a
-module's best individual against the real train split, without Lightning (docs/algorithms.md, "Evaluation
-protocol"); ``callbacks.evaluation.ImageQuality`` runs it during training, ``python -m
-evogan_lightning.evaluate`` on a checkpoint.
+module's best individual against the real train split, without Lightning
+(docs/algorithms.md, "Evaluation protocol"). ``callbacks.evaluation.ImageQuality`` runs it during training,
+``python -m evogan_lightning.evaluate`` on a checkpoint.
 
 The N generated samples are streamed in chunks (never all on the device), quantised to uint8 by
 ``metrics.quantize`` (round + clamp), grayscale repeated to RGB for Inception, antialias off. Real statistics
