@@ -69,7 +69,7 @@ def layer_of(unit: str) -> int:
     for i, units in enumerate(LAYERS):
         if unit in units:
             return i
-    raise AssertionError(f"{unit!r} is in no layer of tests/test_layers.py; add it where it belongs")
+    raise AssertionError(f"{unit!r} is in no layer of tests/unit/test_layers.py; add it where it belongs")
 
 
 def test_every_import_goes_to_the_same_or_a_lower_layer():

@@ -1,9 +1,10 @@
 """The algorithm specification the code cites is in the repository, and every cited section exists."""
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
+ROOT = REPO
 CITE = re.compile(r'docs/algorithms\.md, "([^"]+)"')
 
 

@@ -4,25 +4,10 @@ end-to-end CLI runs (toy and fake images) and exact resume."""
 import pytest
 import torch
 from conftest import FAST, read_metrics, run_cli
-from omegaconf import OmegaConf
+from helpers import TINY, Recorder, assert_exact_resume, make_module
 
 from evogan_lightning.config import compose
-from evogan_lightning.data.datamodule import GANDataModule
-from evogan_lightning.errors import ConfigError, DivergedError, StoppedByUser
-from evogan_lightning.train import build_module
-
-TINY = ["net=mlp", "net.hidden=16", "algo.batch_size=16", "algo.eval_batch_size=32"]
-
-
-# the paper's three mutations (the toy default drops least squares; see test_toy_default_mutations)
-THREE = ["algo.mutations=[minimax,heuristic,least_squares]"]
-
-
-def make_module(overrides, tmp_path, algo="egan"):
-    three = THREE if algo == "egan" else []
-    cfg = compose([f"algo={algo}", *TINY, *three, *overrides], output_dir=str(tmp_path))
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    return build_module(plain, GANDataModule(plain["data"]).info())
+from evogan_lightning.errors import ConfigError, DivergedError
 
 
 @pytest.mark.parametrize(
@@ -66,16 +51,6 @@ def test_layout_reals_and_noise(tmp_path):
     assert m.reals_per_generation == 2 * 16 + 32  # n_D * m for D, n for F_d
     z = m.mutation_noise()
     assert z.shape == (6, 16, 2) and not torch.equal(z[0], z[1])  # E-GAN: fresh noise per child
-
-
-class Recorder:
-    def __init__(self, module):
-        self.calls = []
-        module.train_discriminator = self.train_d
-
-    def train_d(self, real_d, cand, top):
-        self.calls.append((real_d, cand, top))
-        return torch.tensor(0.5)
 
 
 def test_generation_selects_top_mu_children(tmp_path):
@@ -167,53 +142,6 @@ def test_cli_fake_images(tmp_path):
     m = read_metrics(tmp_path)
     assert m["generation"] == 2 and m["diverged/children"] == 0
     assert sum(v for k, v in m.items() if k.startswith("operator_share/")) == pytest.approx(1.0)
-
-
-def ckpt_state(path):
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    return ckpt
-
-
-def assert_exact_resume(tmp_path, overrides, full_gens=9, part_gens=5):
-    """train() in process: ``full_gens`` generations in one go equal ``part_gens`` + resume."""
-    from evogan_lightning.train import train
-
-    common = [
-        *TINY,
-        *FAST,
-        *overrides,
-        "callbacks.checkpoint.every_n_generations=1",
-        "log_every_n_generations=1",
-    ]
-
-    def run(out, generations, ckpt=None, stop_at=None):
-        extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])
-        if stop_at:  # interrupted as by Ctrl-C: same generations, so the same (decaying) lr schedule
-            extra += ["+callbacks.stop._target_=conftest.StopAt", f"+callbacks.stop.generation={stop_at}"]
-        train(compose([f"generations={generations}", *common, *extra], output_dir=str(out)))
-
-    full, part = tmp_path / "full", tmp_path / "part"
-    run(full, full_gens)
-    with pytest.raises(StoppedByUser, match=f"stopped at generation {part_gens} of {full_gens}"):
-        run(part, full_gens, stop_at=part_gens)
-    run(part, full_gens, part / "checkpoints/last.ckpt")
-    a, b = ckpt_state(full / "checkpoints/last.ckpt"), ckpt_state(part / "checkpoints/last.ckpt")
-    assert a["state_dict"].keys() == b["state_dict"].keys()
-    for k in a["state_dict"]:
-        torch.testing.assert_close(
-            a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k
-        )
-    for oa, ob in zip(a["optimizer_states"], b["optimizer_states"]):
-        for pid, sa in oa["state"].items():
-            for key, va in sa.items():
-                torch.testing.assert_close(va, ob["state"][pid][key], rtol=0, atol=0)
-    assert torch.equal(a["evogan"]["rng_state"], b["evogan"]["rng_state"])
-    assert repr(a["evogan"]["history"]) == repr(b["evogan"]["history"])
-    assert a["evogan"]["operator_counts"] == b["evogan"]["operator_counts"]
-    chart = [v for k, v in a["callbacks"].items() if "OperatorChart" in k]
-    chart_b = [v for k, v in b["callbacks"].items() if "OperatorChart" in k]
-    assert chart and chart == chart_b  # the operator record survives the resume
-    assert read_metrics(full) == {**read_metrics(part), "train_seconds": read_metrics(full)["train_seconds"]}
 
 
 def test_exact_resume(tmp_path):

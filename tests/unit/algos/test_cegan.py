@@ -4,7 +4,7 @@ touching the parents, the selection pools, CLI runs (toy, fake images), exact re
 import pytest
 import torch
 from conftest import FAST, read_metrics, run_cli
-from test_egan import TINY, Recorder, assert_exact_resume, make_module
+from helpers import TINY, Recorder, assert_exact_resume, make_module
 
 from evogan_lightning.algos.egan import Candidates
 from evogan_lightning.errors import ConfigError

@@ -1,11 +1,12 @@
 """CUDA-graph readiness on the CPU (engine/capture.py): a whole generation of gan / egan / cegan runs through
 the real Trainer without one host synchronisation (what ``torch.cuda.graph`` capture needs), the sync
 detector catches what it should, survivor counts stay on the device, and ``algo.cuda_graph`` rejects runs
-it cannot serve. The capture itself is checked on a GPU in tests/test_gpu.py."""
+it cannot serve. The capture itself is checked on a GPU in tests/integration/test_gpu.py."""
 
 import pytest
 import torch
-from test_backends import TINY
+from helpers import BN_TINY, GAN_TINY
+from helpers import IMAGE_TINY as TINY
 
 from evogan_lightning.algos.cegan import CEGAN
 from evogan_lightning.algos.egan import EGAN
@@ -16,14 +17,6 @@ from evogan_lightning.errors import ConfigError
 from evogan_lightning.evolution.tally import OperatorTally
 from evogan_lightning.train import train
 
-GAN_TINY = [t for t in TINY if not t.startswith(("algo.eval_batch_size", "algo.population_size"))]
-# 28x28 nets: batch norm in the generator (integer num_batches_tracked buffers copied with the survivors)
-BN_TINY = [
-    *(t for t in TINY if not t.startswith(("net=", "data.image_size"))),
-    "net=mnist28",
-    "data.image_size=28",
-    "data.channels=1",
-]
 CLASSES = {"gan": GAN, "egan": EGAN, "cegan": CEGAN}
 
 
@@ -164,7 +157,7 @@ def test_cuda_graph_bad_input(tmp_path, overrides, needle):
 # -------------------------------------------------------------- GraphedGeneration's control flow, on CPU
 class FakeCUDA:
     """Test doubles for the CUDA runtime calls GraphedGeneration makes (the real capture is checked by
-    tests/test_gpu.py on a GPU). Records what was called; replays re-run nothing."""
+    tests/integration/test_gpu.py on a GPU). Records what was called; replays re-run nothing."""
 
     def __init__(self, monkeypatch):
         self.events: list = []

@@ -7,7 +7,8 @@ over NCCL when two GPUs are present."""
 import pytest
 import torch
 from conftest import FAST, read_metrics, run_cli
-from test_backends import TINY
+from helpers import BN_TINY, GAN_TINY
+from helpers import IMAGE_TINY as TINY
 
 from evogan_lightning.config import compose
 from evogan_lightning.train import train
@@ -82,7 +83,6 @@ GRAPH_CASES = [
 
 
 def run_graph(tmp_path, name, algo, extra, graph, generations=9, ckpt_path=None, every=100):
-    from test_capture import BN_TINY, GAN_TINY
 
     out = tmp_path / name
     tiny = GAN_TINY if algo == "gan" else BN_TINY if "bn" in extra else TINY

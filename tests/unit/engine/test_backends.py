@@ -2,27 +2,13 @@
 
 import pytest
 import torch
+from helpers import IMAGE_TINY
 
 from evogan_lightning.config import compose
 from evogan_lightning.errors import ConfigError
 from evogan_lightning.train import train
 
-TINY = [
-    "data=fake",
-    "data.image_size=32",
-    "data.num_images=256",
-    "net=egan32",
-    "net.g_width=8",
-    "net.d_width=8",
-    "algo.batch_size=8",
-    "algo.eval_batch_size=16",
-    "algo.d_steps=1",
-    "algo.population_size=2",
-    "generations=3",
-    "logger=none",
-    "callbacks=none",
-    "trainer.enable_progress_bar=false",
-]
+TINY = IMAGE_TINY
 
 
 def run(tmp_path, algo, backend, extra=()):

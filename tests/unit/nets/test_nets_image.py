@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
+from conftest import REPO
 from omegaconf import OmegaConf
 from torch import nn
 
 from evogan_lightning.nets import dcgan64, egan32, mnist28, resolve_net
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "net"
+CONF = REPO / "conf" / "net"
 FAMILIES = {
     "egan32": (egan32, (3, 32, 32)),
     "mnist28": (mnist28, (1, 28, 28)),

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from helpers import random_inception_weights
 
 from evogan_lightning.metrics import inception as fid_module
 from evogan_lightning.metrics.classifier import (
@@ -511,18 +512,6 @@ def test_inception_availability_sources(empty_torch_cache, monkeypatch):
     monkeypatch.setattr(fid_module, "_torch_fidelity_available", lambda: False)
     available, reason = inception_available(local)
     assert not available and "torch-fidelity" in reason
-
-
-def random_inception_weights(path: Path) -> None:
-    """A state dict of torch-fidelity's Inception architecture with random values (no download)."""
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
-    original = FeatureExtractorInceptionV3.load_state_dict
-    FeatureExtractorInceptionV3.load_state_dict = lambda self, state: None
-    try:
-        torch.save(FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], str(path)).state_dict(), path)
-    finally:
-        FeatureExtractorInceptionV3.load_state_dict = original
 
 
 @pytest.mark.slow  # two Inception networks on CPU (~10 s); runs where torch-fidelity is installed

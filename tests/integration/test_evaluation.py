@@ -491,7 +491,7 @@ def test_summarize_cli_on_a_real_multirun(tmp_path, capsys):
 @pytest.mark.slow  # builds torch-fidelity's Inception twice on CPU (~30 s)
 def test_inception_fid_and_is_during_training_from_a_local_weights_file(tmp_path, monkeypatch):
     pytest.importorskip("torch_fidelity")
-    from test_metrics_core import random_inception_weights
+    from helpers import random_inception_weights
 
     weights = tmp_path / "inception.pth"
     torch.save({}, weights)

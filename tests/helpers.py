@@ -1,0 +1,125 @@
+"""What the tests share: tiny configurations, module builders, the exact-resume check (one place, so a test
+file never imports another test file)."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import FAST, read_metrics
+from omegaconf import OmegaConf
+
+from evogan_lightning.config import compose
+from evogan_lightning.data.datamodule import GANDataModule
+from evogan_lightning.errors import StoppedByUser
+from evogan_lightning.train import build_module
+
+# 32x32 fake images, 8-wide EGAN32 nets, two parents: every algorithm's one-generation tests
+IMAGE_TINY = [
+    "data=fake",
+    "data.image_size=32",
+    "data.num_images=256",
+    "net=egan32",
+    "net.g_width=8",
+    "net.d_width=8",
+    "algo.batch_size=8",
+    "algo.eval_batch_size=16",
+    "algo.d_steps=1",
+    "algo.population_size=2",
+    "generations=3",
+    "logger=none",
+    "callbacks=none",
+    "trainer.enable_progress_bar=false",
+]
+
+GAN_TINY = [t for t in IMAGE_TINY if not t.startswith(("algo.eval_batch_size", "algo.population_size"))]
+# 28x28 nets: batch norm in the generator (integer num_batches_tracked buffers copied with the survivors)
+BN_TINY = [
+    *(t for t in IMAGE_TINY if not t.startswith(("net=", "data.image_size"))),
+    "net=mnist28",
+    "data.image_size=28",
+    "data.channels=1",
+]
+
+
+# toy MLPs: E-GAN / CE-GAN one-generation tests
+TINY = ["net=mlp", "net.hidden=16", "algo.batch_size=16", "algo.eval_batch_size=32"]
+
+
+# the paper's three mutations (the toy default drops least squares; see test_toy_default_mutations)
+THREE = ["algo.mutations=[minimax,heuristic,least_squares]"]
+
+
+def make_module(overrides, tmp_path, algo="egan"):
+    three = THREE if algo == "egan" else []
+    cfg = compose([f"algo={algo}", *TINY, *three, *overrides], output_dir=str(tmp_path))
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    return build_module(plain, GANDataModule(plain["data"]).info())
+
+
+class Recorder:
+    def __init__(self, module):
+        self.calls = []
+        module.train_discriminator = self.train_d
+
+    def train_d(self, real_d, cand, top):
+        self.calls.append((real_d, cand, top))
+        return torch.tensor(0.5)
+
+
+def ckpt_state(path):
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    return ckpt
+
+
+def assert_exact_resume(tmp_path, overrides, full_gens=9, part_gens=5):
+    """train() in process: ``full_gens`` generations in one go equal ``part_gens`` + resume."""
+    from evogan_lightning.train import train
+
+    common = [
+        *TINY,
+        *FAST,
+        *overrides,
+        "callbacks.checkpoint.every_n_generations=1",
+        "log_every_n_generations=1",
+    ]
+
+    def run(out, generations, ckpt=None, stop_at=None):
+        extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])
+        if stop_at:  # interrupted as by Ctrl-C: same generations, so the same (decaying) lr schedule
+            extra += ["+callbacks.stop._target_=conftest.StopAt", f"+callbacks.stop.generation={stop_at}"]
+        train(compose([f"generations={generations}", *common, *extra], output_dir=str(out)))
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    run(full, full_gens)
+    with pytest.raises(StoppedByUser, match=f"stopped at generation {part_gens} of {full_gens}"):
+        run(part, full_gens, stop_at=part_gens)
+    run(part, full_gens, part / "checkpoints/last.ckpt")
+    a, b = ckpt_state(full / "checkpoints/last.ckpt"), ckpt_state(part / "checkpoints/last.ckpt")
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for k in a["state_dict"]:
+        torch.testing.assert_close(
+            a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k
+        )
+    for oa, ob in zip(a["optimizer_states"], b["optimizer_states"]):
+        for pid, sa in oa["state"].items():
+            for key, va in sa.items():
+                torch.testing.assert_close(va, ob["state"][pid][key], rtol=0, atol=0)
+    assert torch.equal(a["evogan"]["rng_state"], b["evogan"]["rng_state"])
+    assert repr(a["evogan"]["history"]) == repr(b["evogan"]["history"])
+    assert a["evogan"]["operator_counts"] == b["evogan"]["operator_counts"]
+    chart = [v for k, v in a["callbacks"].items() if "OperatorChart" in k]
+    chart_b = [v for k, v in b["callbacks"].items() if "OperatorChart" in k]
+    assert chart and chart == chart_b  # the operator record survives the resume
+    assert read_metrics(full) == {**read_metrics(part), "train_seconds": read_metrics(full)["train_seconds"]}
+
+
+def random_inception_weights(path: Path) -> None:
+    """A state dict of torch-fidelity's Inception architecture with random values (no download)."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    original = FeatureExtractorInceptionV3.load_state_dict
+    FeatureExtractorInceptionV3.load_state_dict = lambda self, state: None
+    try:
+        torch.save(FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], str(path)).state_dict(), path)
+    finally:
+        FeatureExtractorInceptionV3.load_state_dict = original
