@@ -66,15 +66,32 @@ class Recorder:
         return torch.tensor(0.5)
 
 
-def ckpt_state(path):
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    return ckpt
+def ckpt_state(path: Path) -> dict:
+    """A checkpoint file as a dict (on the CPU)."""
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def whole_and_resumed(tmp_path, common, full_gens, part_gens):
+    """train() in process twice: ``full_gens`` generations in one go (``tmp_path/full``) and stopped at
+    ``part_gens`` as by Ctrl-C, then resumed to ``full_gens`` (``tmp_path/part``). Returns both folders."""
+    from evogan_lightning.train import train
+
+    def run(out, ckpt=None, stop_at=None):
+        extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])
+        if stop_at:  # interrupted as by Ctrl-C: same generations, so the same (decaying) lr schedule
+            extra += ["+callbacks.stop._target_=conftest.StopAt", f"+callbacks.stop.generation={stop_at}"]
+        train(compose([f"generations={full_gens}", *common, *extra], output_dir=str(out)))
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    run(full)
+    with pytest.raises(StoppedByUser, match=f"stopped at generation {part_gens} of {full_gens}"):
+        run(part, stop_at=part_gens)
+    run(part, part / "checkpoints/last.ckpt")
+    return full, part
 
 
 def assert_exact_resume(tmp_path, overrides, full_gens=9, part_gens=5):
     """train() in process: ``full_gens`` generations in one go equal ``part_gens`` + resume."""
-    from evogan_lightning.train import train
-
     common = [
         *TINY,
         *FAST,
@@ -83,17 +100,7 @@ def assert_exact_resume(tmp_path, overrides, full_gens=9, part_gens=5):
         "log_every_n_generations=1",
     ]
 
-    def run(out, generations, ckpt=None, stop_at=None):
-        extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])
-        if stop_at:  # interrupted as by Ctrl-C: same generations, so the same (decaying) lr schedule
-            extra += ["+callbacks.stop._target_=conftest.StopAt", f"+callbacks.stop.generation={stop_at}"]
-        train(compose([f"generations={generations}", *common, *extra], output_dir=str(out)))
-
-    full, part = tmp_path / "full", tmp_path / "part"
-    run(full, full_gens)
-    with pytest.raises(StoppedByUser, match=f"stopped at generation {part_gens} of {full_gens}"):
-        run(part, full_gens, stop_at=part_gens)
-    run(part, full_gens, part / "checkpoints/last.ckpt")
+    full, part = whole_and_resumed(tmp_path, common, full_gens, part_gens)
     a, b = ckpt_state(full / "checkpoints/last.ckpt"), ckpt_state(part / "checkpoints/last.ckpt")
     assert a["state_dict"].keys() == b["state_dict"].keys()
     for k in a["state_dict"]:

@@ -1,18 +1,17 @@
 """GAGAN (algos/gagan.py): bad input, the per-iteration order (D steps, fitness after them, GA every k_GA,
 G against the best D), optimizer state after the GA, end-to-end CLI runs and exact resume."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from conftest import FAST, read_metrics, run_cli
+from helpers import ckpt_state, whole_and_resumed
 from omegaconf import OmegaConf
 
 from evogan_lightning.config import compose
 from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.data.toy import TOY_MIXTURES
 from evogan_lightning.engine.population import Population
-from evogan_lightning.errors import ConfigError, StoppedByUser
+from evogan_lightning.errors import ConfigError
 from evogan_lightning.train import build_module
 
 TINY = ["net=mlp", "net.hidden=16", "algo.num_discriminators=4", "algo.batch_size=32"]
@@ -122,10 +121,6 @@ def test_ensemble_target_and_stabilisers(tmp_path):
     assert m.generators.grads[0].norm() <= 1.0 + 1e-4  # clipped before the step
 
 
-def ckpt_state(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
 COMMON = [
     "algo=gagan",
     "seed=5",
@@ -152,19 +147,7 @@ def test_cli_toy_run(tmp_path):
 def test_exact_resume(tmp_path):
     """train() in process (the CLI's own function, without the subprocess start-up): 9 generations in one go
     vs 5 + resume to 9, stopping between two GA steps."""
-    from evogan_lightning.train import train
-
-    def run(out, generations, ckpt=None, stop_at=None):
-        extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])
-        if stop_at:  # interrupted as by Ctrl-C: same generations, so the same (decaying) lr schedule
-            extra += ["+callbacks.stop._target_=conftest.StopAt", f"+callbacks.stop.generation={stop_at}"]
-        train(compose([f"generations={generations}", *COMMON, *extra], output_dir=str(out)))
-
-    full, part = tmp_path / "full", tmp_path / "part"
-    run(full, 9)
-    with pytest.raises(StoppedByUser):
-        run(part, 9, stop_at=5)
-    run(part, 9, part / "checkpoints/last.ckpt")
+    full, part = whole_and_resumed(tmp_path, COMMON, full_gens=9, part_gens=5)
     a, b = ckpt_state(full / "checkpoints/last.ckpt"), ckpt_state(part / "checkpoints/last.ckpt")
     sd = a["state_dict"]
     assert sd["discriminator.params"].shape[0] == 3  # every D ...
