@@ -7,7 +7,8 @@ The E-GAN skeleton (``EGAN``) plus a crossover and a cheaper fitness. Per genera
     z* ~ p(z), n samples shared by ALL mutants;  F = mean C(G(z*))   (raw logit; keep samples and logits)
     pairs (p, q) of mutants ranked by F_p + F_q; crossover child r uses pair r (wrap around):
         child <- copy of the fitter parent (weights + Adam)       [crossover_start, crossover_optimizer]
-        teacher_i = G_p(z*_i) if C(G_p(z*_i)) > C(G_q(z*_i)) else G_q(z*_i)     (C-filtered, ties -> q)
+        teacher_i = G_p(z*_i) if C(G_p(z*_i)) > C(G_q(z*_i)) else G_q(z*_i)     (C-filtered, ties -> q;
+                    crossover_teacher=split: G_p on the even rows, G_q on the odd ones)
         one Adam step on sum_i ||child(z*_i) - teacher_i||^2 (Eq. 10; distill_reduction=mean: the
         reference code's MSE);  F_child on fresh n noise
     parents <- top-mu of mutants + crossover children ("comprehensive selection")
@@ -28,9 +29,11 @@ from torch import Tensor
 from ..errors import ConfigError
 from ..evolution.crossover import (
     CROSSOVER_START,
+    CROSSOVER_TEACHERS,
     DISTILL_REDUCTIONS,
     max_crossover_children,
     other_parent_share,
+    p_teaches,
     rank_pairs,
     start_parent,
     teacher_samples,
@@ -60,6 +63,7 @@ class CEGAN(EGAN):
             ("distill_reduction", DISTILL_REDUCTIONS, "mean"),
             ("crossover_start", CROSSOVER_START, "fitter"),
             ("crossover_optimizer", CROSSOVER_OPTIMIZER, "inherit"),
+            ("crossover_teacher", CROSSOVER_TEACHERS, "filtered"),
         ):
             value = self.a(key, default)
             if value not in choices:
@@ -109,11 +113,12 @@ class CEGAN(EGAN):
             pop.reset_adam(rows)  # the step is then pure distillation, no inherited momentum
         p, q = pairs[:, 0], pairs[:, 1]
         d_p, d_q = mutants.logits[p], mutants.logits[q]  # [n_c, n]
-        teacher = teacher_samples(mutants.samples[p], mutants.samples[q], d_p, d_q)
+        p_rows = p_teaches(d_p, d_q, self.a("crossover_teacher", "filtered"))  # [n_c, n]
+        teacher = teacher_samples(mutants.samples[p], mutants.samples[q], p_rows)
         z = z_shared.expand(n_c, *z_shared.shape)
         loss = self.backend.distill(rows, z, teacher, self.a("distill_reduction", "mean"))
         cand = self.evaluate(rows, self.evaluation_noise(n_c), ["crossover"] * n_c, real_grad)
-        return cand, loss, other_parent_share(pairs, start, d_p, d_q)
+        return cand, loss, other_parent_share(pairs, start, p_rows)
 
     def generation_step(self, real: Tensor) -> dict[str, Tensor]:
         real_d, real_fit = self.split_real(real)

@@ -3,7 +3,8 @@ distillation"; docs/algorithms.md, "CE-GAN").
 
     pairs (p, q), p < q, of all mutants, ranked by W = F_p + F_q (descending); child r uses pair r (wrap)
     child <- copy of the FITTER parent (weights and Adam state)    [crossover_start=fitter; PDERL: worse]
-    per noise row i: teacher_i = x_p[i] if C(x_p[i]) > C(x_q[i]) else x_q[i]     (ties -> second parent q)
+    per noise row i: teacher_i = x_p[i] if C(x_p[i]) > C(x_q[i]) else x_q[i]     (ties -> second parent q;
+        teacher=split: p teaches the even rows, q the odd ones, without asking D)
     one Adam step on the distillation loss: sum_i ||child(z_i) - teacher_i||^2 (the paper's Eq. 10,
     ``reduction="sum"``) or the mean over all elements (the reference code, ``reduction="mean"``)
 
@@ -64,31 +65,43 @@ def start_parent(pairs: Tensor, fitness: Tensor, start: str = "fitter") -> Tenso
     raise ValueError(f"unknown crossover start {start!r}; choose one of {list(CROSSOVER_START)}")
 
 
-def p_teaches(d_p: Tensor, d_q: Tensor) -> Tensor:
-    """The C-filter: True where the first parent's sample scores higher (ties go to the second parent).
-    ``d_p``, ``d_q``: [..., n] logits -> bool [..., n]."""
-    return d_p > d_q
+CROSSOVER_TEACHERS = ("filtered", "split")
 
 
-def teacher_samples(x_p: Tensor, x_q: Tensor, d_p: Tensor, d_q: Tensor) -> Tensor:
-    """Per-row teacher: x_p[i] where C(x_p[i]) > C(x_q[i]), else x_q[i] (``p_teaches``).
+def p_teaches(d_p: Tensor, d_q: Tensor, rule: str = "filtered") -> Tensor:
+    """Which noise rows the first parent p teaches: bool [..., n] (the rest are taught by q).
+
+    ``filtered`` (CE-GAN's C-filter): row i where C(x_p[i]) > C(x_q[i]) (ties go to q). It asks D which
+    sample is better, so the teacher is a row-wise argmax of D: mode-seeking.
+    ``split``: p teaches the even rows, q the odd ones, whatever D says: a uniform crossover in output
+    space (the noise rows are i.i.d., so a fixed half is as good as a random one and needs no RNG).
+    ``d_p``, ``d_q``: [..., n] logits."""
+    if rule == "filtered":
+        return d_p > d_q
+    if rule == "split":
+        even = torch.arange(d_p.shape[-1], device=d_p.device) % 2 == 0
+        return even.expand(d_p.shape)
+    raise ValueError(f"unknown crossover teacher {rule!r}; choose one of {list(CROSSOVER_TEACHERS)}")
+
+
+def teacher_samples(x_p: Tensor, x_q: Tensor, p_rows: Tensor) -> Tensor:
+    """Per-row teacher: x_p[i] where ``p_rows[i]`` (``p_teaches``), else x_q[i].
 
     ``x_p``, ``x_q``: [..., n, *sample_shape] samples of the two parents on the same noise rows;
-    ``d_p``, ``d_q``: [..., n] their logits. Returns [..., n, *sample_shape] (no copy of the parents)."""
-    wins = p_teaches(d_p, d_q)
-    wins = wins.view(*wins.shape, *([1] * (x_p.dim() - wins.dim())))
+    ``p_rows``: bool [..., n]. Returns [..., n, *sample_shape] (no copy of the parents)."""
+    wins = p_rows.view(*p_rows.shape, *([1] * (x_p.dim() - p_rows.dim())))
     return torch.where(wins, x_p, x_q)
 
 
-def other_parent_share(pairs: Tensor, start: Tensor, d_p: Tensor, d_q: Tensor) -> Tensor:
+def other_parent_share(pairs: Tensor, start: Tensor, p_rows: Tensor) -> Tensor:
     """Share of noise rows whose teacher is the parent a child did NOT start from (a diagnostic).
 
-    ``pairs`` [n_c, 2]; ``start`` [n_c] (``fitter_parent``); ``d_p``, ``d_q`` [n_c, n]: the pair's logits.
-    0 means the fitter parent's sample won every row: the teacher equals the child's own output, the
+    ``pairs`` [n_c, 2]; ``start`` [n_c] (``start_parent``); ``p_rows`` bool [n_c, n] (``p_teaches``).
+    0 means the start parent taught every row: the teacher equals the child's own output, the
     distillation loss is 0 and the child differs from that parent only by Adam's momentum step. Returns a
     scalar tensor (no host sync)."""
     started_from_p = (start == pairs[:, 0]).unsqueeze(1)
-    return (p_teaches(d_p, d_q) != started_from_p).float().mean()
+    return (p_rows != started_from_p).float().mean()
 
 
 DISTILL_REDUCTIONS = ("sum", "mean")

@@ -26,6 +26,7 @@ def test_the_spec_names_the_options_the_code_offers():
         "distill_reduction",
         "crossover_start",
         "crossover_optimizer",
+        "crossover_teacher",
         "mutation_scope",
         "lr_schedule",
     ):

@@ -36,6 +36,10 @@ def cegan(overrides, tmp_path):
             "unknown algo.crossover_start 'random'; choose one of ['fitter', 'worse']",
         ),
         (["algo.crossover_optimizer=keep"], "unknown algo.crossover_optimizer 'keep'"),
+        (
+            ["algo.crossover_teacher=best"],
+            "unknown algo.crossover_teacher 'best'; choose one of ['filtered', 'split']",
+        ),
     ],
 )
 def test_bad_input(tmp_path, overrides, needle):

@@ -15,6 +15,8 @@ from evogan_lightning.evolution.crossover import (
     distillation_loss,
     fitter_parent,
     max_crossover_children,
+    other_parent_share,
+    p_teaches,
     rank_pairs,
     start_parent,
     teacher_samples,
@@ -204,12 +206,33 @@ def test_teacher_per_row_higher_critic_wins_ties_to_second_parent():
     x_q = -x_p
     d_p = torch.tensor([0.5, -1.0, 0.2])
     d_q = torch.tensor([0.1, 0.0, 0.2])  # row 0: p wins, row 1: q wins, row 2: tie -> q
-    t = teacher_samples(x_p, x_q, d_p, d_q)
+    t = teacher_samples(x_p, x_q, p_teaches(d_p, d_q))
     assert t.tolist() == [[1.0, 1.0], [-2.0, -2.0], [-3.0, -3.0]]
     # batched over children and image-shaped samples
     xp, xq = torch.ones(2, 3, 1, 2, 2), torch.zeros(2, 3, 1, 2, 2)
-    t = teacher_samples(xp, xq, torch.tensor([[1.0, 0, 0], [0, 0, 1]]), torch.zeros(2, 3))
+    t = teacher_samples(xp, xq, p_teaches(torch.tensor([[1.0, 0, 0], [0, 0, 1]]), torch.zeros(2, 3)))
     assert t.flatten(2).mean(2).tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+
+
+def test_split_teacher_ignores_the_critic():
+    """teacher=split: p teaches the even rows, q the odd ones, even where q's logits are higher."""
+    d_p, d_q = torch.full((2, 5), -9.0), torch.full((2, 5), 9.0)
+    rows = p_teaches(d_p, d_q, "split")
+    assert rows.tolist() == [[True, False, True, False, True]] * 2
+    x_p, x_q = torch.arange(5.0).view(5, 1), -torch.arange(5.0).view(5, 1)
+    assert teacher_samples(x_p, x_q, rows[0]).flatten().tolist() == [0.0, -1.0, 2.0, -3.0, 4.0]
+    with pytest.raises(ValueError, match="unknown crossover teacher 'best'"):
+        p_teaches(d_p, d_q, "best")
+
+
+def test_other_parent_share_counts_rows_taught_by_the_parent_not_started_from():
+    pairs = torch.tensor([[0, 1], [0, 2]])
+    start = torch.tensor([0, 2])  # child 0 starts from p=0, child 1 from q=2
+    rows = torch.tensor([[True, True, False, True], [True, False, False, False]])
+    # child 0: q taught 1 of 4 rows; child 1: p taught 1 of 4 rows -> (1 + 1) / 8
+    assert other_parent_share(pairs, start, rows).item() == pytest.approx(0.25)
+    split = p_teaches(torch.zeros(2, 4), torch.zeros(2, 4), "split")
+    assert other_parent_share(pairs, start, split).item() == pytest.approx(0.5)
 
 
 def test_pairs_ranked_by_summed_fitness_with_wrap_around():
