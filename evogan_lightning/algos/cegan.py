@@ -10,14 +10,18 @@ The E-GAN skeleton (``EGAN``) plus a crossover and a cheaper fitness. Per genera
         teacher_i = G_p(z*_i) if C(G_p(z*_i)) > C(G_q(z*_i)) else G_q(z*_i)     (C-filtered, ties -> q;
                     crossover_teacher=split: G_p on the even rows, G_q on the odd ones)
         one Adam step on sum_i ||child(z*_i) - teacher_i||^2 (Eq. 10; distill_reduction=mean: the
-        reference code's MSE);  F_child on fresh n noise
+        reference code's MSE; distill_step=line_search: a steepest-descent step of fitted length instead,
+        the Adam moments untouched);  F_child on fresh n noise
     parents <- top-mu of mutants + crossover children ("comprehensive selection")
     n_D D steps on the survivors' evaluation samples, shuffled (first n_D * m)
 
 Variants (each named for what it does; the defaults are chosen by the toy study, README "Results"):
 ``distill_reduction: sum | mean`` (Eq. 10 | reference MSE), ``crossover_start: fitter | worse`` (CE-GAN |
 PDERL), ``crossover_optimizer: inherit | reset`` (the start parent's Adam state, or a fresh one, so the
-step is pure distillation). Options: ``fitness: egan`` (F_q + gamma F_d, the paper's fitness ablation), ``selection: children_only``
+step is pure distillation), ``crossover_teacher: filtered | split`` (D picks each row's teacher | each
+parent teaches half the rows), ``distill_step: adam | line_search`` (one Adam step | one step of the
+length that minimises the distillation loss along its gradient, so the child lands between its parents
+whatever the loss scale or the inherited momentum). Options: ``fitness: egan`` (F_q + gamma F_d, the paper's fitness ablation), ``selection: children_only``
 (only the crossover children compete; needs n_c >= mu) or ``with_parents`` (the parents, re-evaluated on
 z*, compete too).
 """
@@ -31,6 +35,7 @@ from ..evolution.crossover import (
     CROSSOVER_START,
     CROSSOVER_TEACHERS,
     DISTILL_REDUCTIONS,
+    DISTILL_STEPS,
     max_crossover_children,
     other_parent_share,
     p_teaches,
@@ -64,6 +69,7 @@ class CEGAN(EGAN):
             ("crossover_start", CROSSOVER_START, "fitter"),
             ("crossover_optimizer", CROSSOVER_OPTIMIZER, "inherit"),
             ("crossover_teacher", CROSSOVER_TEACHERS, "filtered"),
+            ("distill_step", DISTILL_STEPS, "adam"),
         ):
             value = self.a(key, default)
             if value not in choices:
@@ -116,7 +122,9 @@ class CEGAN(EGAN):
         p_rows = p_teaches(d_p, d_q, self.a("crossover_teacher", "filtered"))  # [n_c, n]
         teacher = teacher_samples(mutants.samples[p], mutants.samples[q], p_rows)
         z = z_shared.expand(n_c, *z_shared.shape)
-        loss = self.backend.distill(rows, z, teacher, self.a("distill_reduction", "mean"))
+        loss = self.backend.distill(
+            rows, z, teacher, self.a("distill_reduction", "mean"), self.a("distill_step", "adam")
+        )
         cand = self.evaluate(rows, self.evaluation_noise(n_c), ["crossover"] * n_c, real_grad)
         return cand, loss, other_parent_share(pairs, start, p_rows)
 

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..evolution.crossover import distillation_loss
+from ..evolution.crossover import distillation_loss, parabola_step, trial_step
 from ..evolution.fitness import diversity_fitness
 from .functional import (
     NotVmappable,
@@ -31,7 +31,7 @@ from .functional import (
     loss_codes,
     vmapped_generate,
 )
-from .population import Population
+from .population import Population, _average_across_ranks
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +67,56 @@ class LoopBackend:
         out = [fn(d(pop.member(s)(z[j]))) for j, (s, fn) in enumerate(zip(self._slots(rows), losses))]
         return self._step(rows, out)
 
-    def distill(self, rows: slice, z: Tensor, teacher: Tensor, reduction: str = "mean") -> Tensor:
-        """One Adam step of each child on the distillation loss of G_j(z[j]) towards teacher[j] (CE-GAN
-        crossover; ``reduction`` sum | mean, ``crossover.distillation_loss``). ``z`` [k, n, latent],
-        ``teacher`` [k, n, ...]. Returns the losses [k]."""
+    def distill(
+        self, rows: slice, z: Tensor, teacher: Tensor, reduction: str = "mean", step: str = "adam"
+    ) -> Tensor:
+        """One step of each child on the distillation loss of G_j(z[j]) towards teacher[j] (CE-GAN
+        crossover; ``reduction`` sum | mean, ``crossover.distillation_loss``): an Adam step (``step="adam"``)
+        or a line-search step (``"line_search"``, ``_line_search_step``). ``z`` [k, n, latent],
+        ``teacher`` [k, n, ...]. Returns the losses [k] (before the step)."""
         pop = self.pop
-        out = [
-            distillation_loss(pop.member(s)(z[j]), teacher[j], reduction)
-            for j, s in enumerate(self._slots(rows))
-        ]
-        return self._step(rows, out)
+
+        def losses() -> Tensor:
+            return torch.stack(
+                [
+                    distillation_loss(pop.member(s)(z[j]), teacher[j], reduction)
+                    for j, s in enumerate(self._slots(rows))
+                ]
+            )
+
+        if step == "adam":
+            return self._step(rows, list(losses()))
+        pop.zero_grad(rows)
+        loss = losses()
+        params = [p for s in self._slots(rows) for p in pop.member(s).parameters()]
+        loss.sum().backward(inputs=params)
+
+        @torch.no_grad()
+        def loss_at(delta: Tensor) -> Tensor:
+            start = pop.params[rows].clone()
+            pop.params[rows].sub_(delta)
+            out = losses()
+            pop.params[rows].copy_(start)  # exact restore (p - d + d need not equal p)
+            return out
+
+        self._line_search_step(rows, loss.detach(), loss_at)
+        return loss.detach()
+
+    @torch.no_grad()
+    def _line_search_step(self, rows: slice, l0: Tensor, loss_at: Callable[[Tensor], Tensor]) -> None:
+        """theta <- theta - a* g for every child in ``rows``, with g its gradient row and a* from one extra
+        loss evaluation at a trial step (``crossover.trial_step``, ``crossover.parabola_step``). The
+        children's Adam moments and step counts are not touched. ``l0`` [k] losses at theta;
+        ``loss_at(delta [k, P])`` returns the losses [k] at theta - delta without changing theta."""
+        pop = self.pop
+        g = pop.grads[rows]
+        _average_across_ranks(g)
+        g_sq = (g * g).sum(dim=1)
+        trial = trial_step(g_sq, pop.lr, pop.num_parameters)
+        both = torch.stack([l0, loss_at(trial.unsqueeze(1) * g)])
+        _average_across_ranks(both)  # every rank takes the same step
+        alpha = parabola_step(both[0], both[1], g_sq, trial)
+        pop.params[rows].sub_(alpha.unsqueeze(1) * g)
 
     @torch.no_grad()
     def generate(self, rows: slice, z: Tensor) -> Tensor:
@@ -121,17 +161,26 @@ class BatchedBackend(LoopBackend):
         self.pop.adam_step(rows)
         return out
 
-    def distill(self, rows: slice, z: Tensor, teacher: Tensor, reduction: str = "mean") -> Tensor:
+    def distill(
+        self, rows: slice, z: Tensor, teacher: Tensor, reduction: str = "mean", step: str = "adam"
+    ) -> Tensor:
         pop = self.pop
+
+        def losses(flat: Tensor) -> Tensor:  # [k], one op per stage for all children
+            x = vmapped_generate(pop, flat, z)
+            return torch.vmap(lambda s, t: distillation_loss(s, t, reduction))(x, teacher)
+
         flat = pop.params[rows].detach().requires_grad_(True)
-        x = vmapped_generate(pop, flat, z)
-        per_child = torch.vmap(lambda s, t: distillation_loss(s, t, reduction))(
-            x, teacher
-        )  # [k], one op per stage for all children
+        per_child = losses(flat)
         (grad,) = torch.autograd.grad(per_child.sum(), flat)
         with torch.no_grad():
             pop.grads[rows].copy_(grad)
-        pop.adam_step(rows)
+        if step == "adam":
+            pop.adam_step(rows)
+        else:
+            self._line_search_step(
+                rows, per_child.detach(), torch.no_grad()(lambda d: losses(pop.params[rows] - d))
+            )
         return per_child.detach()
 
     @torch.no_grad()

@@ -6,7 +6,9 @@ distillation"; docs/algorithms.md, "CE-GAN").
     per noise row i: teacher_i = x_p[i] if C(x_p[i]) > C(x_q[i]) else x_q[i]     (ties -> second parent q;
         teacher=split: p teaches the even rows, q the odd ones, without asking D)
     one Adam step on the distillation loss: sum_i ||child(z_i) - teacher_i||^2 (the paper's Eq. 10,
-    ``reduction="sum"``) or the mean over all elements (the reference code, ``reduction="mean"``)
+    ``reduction="sum"``) or the mean over all elements (the reference code, ``reduction="mean"``);
+    distill_step=line_search: one steepest-descent step whose length minimises a parabola fitted to the
+    loss along -g (``trial_step``, ``parabola_step``) instead of the Adam step
 
 Crossover only reads its parents' cached samples and logits; it never modifies them.
 """
@@ -120,3 +122,29 @@ def distillation_loss(student: Tensor, teacher: Tensor, reduction: str = "mean")
     raise ValueError(
         f"unknown distillation reduction {reduction!r}; choose one of {list(DISTILL_REDUCTIONS)}"
     )
+
+
+DISTILL_STEPS = ("adam", "line_search")
+
+
+def trial_step(g_sq: Tensor, lr: float, num_params: int, eps: float = 1e-12) -> Tensor:
+    """Trial step length a1 [k] along -g for ``parabola_step``: a1 * ||g|| = lr * sqrt(P), the length of an
+    Adam step that moves every one of the P parameters by lr. ``g_sq``: ||g||^2 [k]."""
+    return lr * math.sqrt(num_params) / g_sq.sqrt().clamp_min(eps)
+
+
+def parabola_step(l0: Tensor, l1: Tensor, g_sq: Tensor, trial: Tensor, max_scale: float = 4.0) -> Tensor:
+    """Step length a* [k] along -g that minimises the parabola through the loss L(0) = ``l0``, the slope
+    L'(0) = -||g||^2 and L(a1) = ``l1`` at the trial step a1 = ``trial`` (a line search with one extra
+    loss evaluation, Nocedal & Wright 2006, Sec. 3.5, quadratic interpolation):
+
+        L(a) ~ l0 - ||g||^2 a + c a^2,   c = (l1 - l0 + ||g||^2 a1) / a1^2,   a* = ||g||^2 / (2 c)
+
+    For a least-squares loss of a model linear in its parameters the parabola is exact (a Gauss-Newton
+    step). a* is clamped to [0, max_scale * a1]; where c <= 0 (no minimum along -g) a* = a1. The step
+    a* g does not depend on the loss's scale, so sum and mean reductions take the same step.
+    All inputs [k]; returns [k] (tensor ops only, no host sync)."""
+    curvature = (l1 - l0 + g_sq * trial) / trial.square()
+    best = g_sq / (2.0 * curvature.clamp_min(torch.finfo(curvature.dtype).tiny))
+    best = torch.minimum(best, max_scale * trial)
+    return torch.where(curvature > 0, best, trial)

@@ -27,6 +27,7 @@ def test_the_spec_names_the_options_the_code_offers():
         "crossover_start",
         "crossover_optimizer",
         "crossover_teacher",
+        "distill_step",
         "mutation_scope",
         "lr_schedule",
     ):

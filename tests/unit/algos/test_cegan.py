@@ -93,7 +93,7 @@ def test_crossover_starts_from_fitter_parent_and_leaves_parents_alone(tmp_path):
     samples_before, logits_before = samples.clone(), logits.clone()
     seen = {}
 
-    def distill(rows, z, teacher, reduction):  # capture the children's state right before their step
+    def distill(rows, z, teacher, reduction, step="adam"):  # capture the children's state right before their step
         seen.update(rows=rows, params=pop.params[rows].clone(), step=pop.step[rows].clone(), teacher=teacher)
         return torch.zeros(2)
 
@@ -236,7 +236,7 @@ def test_crossover_start_and_optimizer_variants(tmp_path, start, optimizer):
     mutants = fake_mutants(m, [0.3, 0.1, 0.2], torch.randn(3, 32), torch.randn(3, 32, 2))  # best pair (0, 2)
     seen = {}
 
-    def distill(rows, z, teacher, reduction):
+    def distill(rows, z, teacher, reduction, step="adam"):
         seen.update(params=pop.params[rows].clone(), m=pop.exp_avg[rows].clone(), step=pop.step[rows].clone())
         seen["reduction"] = reduction
         return torch.zeros(1)

@@ -53,6 +53,8 @@ def strict_generations(monkeypatch, cls):
         ("egan", ("algo.backend=batched",)),
         ("cegan", ("algo.backend=loop",)),
         ("cegan", ("algo.backend=batched", "algo.n_c=3")),
+        ("cegan", ("algo.backend=loop", "algo.distill_step=line_search")),
+        ("cegan", ("algo.backend=batched", "algo.distill_step=line_search")),
         ("cegan", ("algo.fitness=egan", "algo.selection=with_parents", "algo.gradient_penalty=10")),
         ("cegan", ("algo.selection=children_only", "algo.n_c=2")),
         ("cegan", ("bn", "algo.backend=loop")),

@@ -17,9 +17,11 @@ from evogan_lightning.evolution.crossover import (
     max_crossover_children,
     other_parent_share,
     p_teaches,
+    parabola_step,
     rank_pairs,
     start_parent,
     teacher_samples,
+    trial_step,
 )
 from evogan_lightning.evolution.fitness import (
     combined_fitness,
@@ -266,6 +268,41 @@ def test_distillation_loss_sum_is_eq10():
     assert s.grad.tolist() == [[2.0, 4.0], [6.0, 0.0]]  # 2 (s - t): n * dim = 4 times the mean's gradient
     with pytest.raises(ValueError, match="sum"):
         distillation_loss(s, t, "median")
+
+
+def test_trial_and_parabola_steps_by_hand():
+    # trial: lr * sqrt(P) / ||g|| = 0.1 * 4 / 2
+    assert trial_step(torch.tensor([4.0]), lr=0.1, num_params=16).item() == pytest.approx(0.2)
+    # L(0) = 5, ||g||^2 = 4, a1 = 1: c = (L1 - 5 + 4) / 1 and a* = 4 / (2 c)
+    l0, g_sq, a1 = torch.full((4,), 5.0), torch.full((4,), 4.0), torch.ones(4)
+    l1 = torch.tensor([3.0, 4.5, 1.1, 0.0])  # c = 2 | 3.5 | 0.1 (a* = 20, capped at 4 a1) | -1 (concave)
+    got = parabola_step(l0, l1, g_sq, a1, max_scale=4.0)
+    assert got.tolist() == pytest.approx([1.0, 4.0 / 7.0, 4.0, 1.0])
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_line_search_distillation_lands_on_the_line_minimum_and_keeps_adam_state(reduction):
+    """For a linear generator the distillation loss is exactly quadratic along -g, so the fitted step is
+    the exact minimiser a* = <r, Jg> / ||Jg||^2 (r: residual, Jg: output change per unit step), the same
+    point for both reductions; the Adam moments and step count are left as they were."""
+    pop = tiny_population(mu=1, children=1)
+    backend = LoopBackend(pop, nn.Identity())
+    with torch.no_grad():
+        pop.exp_avg[1].fill_(0.3)
+        pop.exp_avg_sq[1].fill_(0.7)
+        pop.step[1] = 5
+    z, teacher = torch.randn(1, 16, 2), torch.randn(1, 16, 2)
+    w, b = pop.member(1).weight.detach().clone(), pop.member(1).bias.detach().clone()
+    r = z[0] @ w.T + b - teacher[0]  # residual [16, 2]
+    g_w, g_b = 2 * r.T @ z[0], 2 * r.sum(0)  # gradient of the sum reduction
+    jg = z[0] @ g_w.T + g_b  # output change along g per unit step
+    alpha = (r * jg).sum() / (jg * jg).sum()
+    backend.distill(slice(1, 2), z, teacher, reduction, step="line_search")
+    torch.testing.assert_close(pop.member(1).weight.detach(), w - alpha * g_w, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(pop.member(1).bias.detach(), b - alpha * g_b, rtol=1e-4, atol=1e-5)
+    assert (pop.exp_avg[1] == 0.3).all() and (pop.exp_avg_sq[1] == 0.7).all() and pop.step[1] == 5
+    after = distillation_loss(pop.member(1)(z[0]), teacher[0], "sum").item()
+    assert after < distillation_loss(z[0] @ w.T + b, teacher[0], "sum").item()
 
 
 def test_crossover_start_parent_fitter_or_worse():
