@@ -93,7 +93,8 @@ def test_crossover_starts_from_fitter_parent_and_leaves_parents_alone(tmp_path):
     samples_before, logits_before = samples.clone(), logits.clone()
     seen = {}
 
-    def distill(rows, z, teacher, reduction, step="adam"):  # capture the children's state right before their step
+    # capture the children's state right before their step
+    def distill(rows, z, teacher, reduction, step="adam"):
         seen.update(rows=rows, params=pop.params[rows].clone(), step=pop.step[rows].clone(), teacher=teacher)
         return torch.zeros(2)
 

@@ -28,12 +28,15 @@ def run(tmp_path, algo, backend, extra=()):
     return torch.load(out / "ck" / "last.ckpt", map_location="cpu", weights_only=False)
 
 
-@pytest.mark.parametrize("algo,extra", [
+@pytest.mark.parametrize(
+    "algo,extra",
+    [
         ("egan", ()),
         ("cegan", ("algo.fitness=egan",)),
         ("cegan", ()),
         ("cegan", ("algo.distill_step=line_search",)),
-    ],)
+    ],
+)
 def test_batched_matches_loop(tmp_path, algo, extra):
     loop, batched = run(tmp_path, algo, "loop", extra), run(tmp_path, algo, "batched", extra)
     # Conv biases that feed batch norm get ~0 gradients whose float noise Adam amplifies: not comparable;
