@@ -44,9 +44,15 @@ STUDY_ALGOS: dict[str, list[str]] = {
 }
 # Opt-in variants (algos=NAME): the readings and fixes the README's "Results" compares against the defaults.
 STUDY_VARIANTS: dict[str, list[str]] = {
+    # CE-GAN's crossover step (the toy default is line_search): the paper's single Adam step, and the old toy
+    # default before 2026-12-05 (three mutations, Adam step), and CE-GAN without its crossover children
+    "cegan_adam_step": ["algo=cegan", "algo.distill_step=adam"],
+    "cegan_three_losses_adam": [
+        "algo=cegan",
+        "algo.mutations=[minimax,heuristic,least_squares]",
+        "algo.distill_step=adam",
+    ],
     "cegan_distill_mean": ["algo=cegan", "algo.distill_reduction=mean"],  # the reference code's MSE
-    "cegan_ls_prob": ["algo=cegan", "algo.least_squares_on=prob"],  # E-GAN Eq. 5: LS on D(x), bounded
-    "cegan_no_ls": ["algo=cegan", "algo.mutations=[minimax,heuristic]"],
     "gagan_p10": ["algo=gagan"],  # the default 10 discriminators
     # a GA step every 50 generations, offspring keep parent 1's Adam state: the Ds learn between GA steps
     "gagan_ga50": [
@@ -56,6 +62,8 @@ STUDY_VARIANTS: dict[str, list[str]] = {
         "algo.optimizer_after_ga=inherit",
     ],
     "cegan_worse": ["algo=cegan", "algo.crossover_start=worse"],  # PDERL: start from the worse parent
+    # each parent teaches half of the rows, without asking D
+    "cegan_split_teacher": ["algo=cegan", "algo.crossover_teacher=split"],
     "cegan_no_crossover": ["algo=cegan", "algo.n_c=0"],  # CE-GAN without its crossover children
     # E-GAN with the paper's three mutations (the toy default has two): least squares on the logit (the
     # reference code, the toy default before 2026-12-03) or on D's probability (the paper's Eq. 5)

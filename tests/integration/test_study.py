@@ -28,8 +28,8 @@ def test_plan_names_every_run_and_rejects_bad_input(tmp_path):
     # an algo option goes only to the algorithms that have it
     baseline = study.command(runs[0], "toy_fast", None, ["algo.eval_batch_size=32", "net.hidden=8"])
     assert baseline[-1] == "net.hidden=8" and "algo.eval_batch_size=32" not in baseline
-    (variant,) = study.plan(["cegan_ls_prob"], ["ring8"], [0], tmp_path)  # opt-in variants by name
-    assert "algo.least_squares_on=prob" in study.command(variant, "toy_fast", None, [])
+    (variant,) = study.plan(["cegan_adam_step"], ["ring8"], [0], tmp_path)  # opt-in variants by name
+    assert "algo.distill_step=adam" in study.command(variant, "toy_fast", None, [])
     with pytest.raises(ConfigError, match="unknown study algorithm.*'wgan'.*choose from"):
         study.plan(["wgan"], ["ring8"], [0], tmp_path)
     with pytest.raises(ConfigError, match="toy mixtures only.*summarize.*metric=val/fid"):

@@ -120,15 +120,26 @@ def test_crossover_starts_from_fitter_parent_and_leaves_parents_alone(tmp_path):
     assert cand.samples.shape == (2, n, 2)
 
 
-def test_real_crossover_step_moves_child_towards_teacher(tmp_path):
-    m = cegan([], tmp_path)
+@pytest.mark.parametrize("distill_step", ["adam", "line_search"])
+def test_real_crossover_step_moves_child_towards_teacher(tmp_path, distill_step):
+    m = cegan([f"algo.distill_step={distill_step}"], tmp_path)
     pop = m.generators
     m.mutate()
     z = m.make_noise(32)
     mutants = m.evaluate(m.rows(0, 3), z.expand(3, *z.shape), m.mutation_names, None)
+    seen = {}
+    distill = m.backend.distill
+    m.backend.distill = lambda rows, z, teacher, *a: (
+        seen.update(z=z, t=teacher) or distill(rows, z, teacher, *a)
+    )
     cand, loss, other = m.crossover(mutants, z, None)
     fitter = int(torch.argmax(mutants.fitness))
-    assert pop.step[4].item() == pop.step[1 + fitter].item() + 1  # fitter parent's Adam state + 1 step
+    # adam: the fitter parent's Adam state + 1 step; line_search: that state untouched
+    assert pop.step[4].item() == pop.step[1 + fitter].item() + (distill_step == "adam")
+    if distill_step == "line_search":  # the child is closer to its teacher than where it started
+        with torch.no_grad():
+            after = (pop.member(4)(seen["z"][0]) - seen["t"][0]).pow(2).sum()
+        assert after < loss[0] * (1 if m.a("distill_reduction") == "sum" else seen["t"][0].numel())
     assert torch.isfinite(loss).all() and torch.isfinite(cand.fitness).all() and 0 <= other.item() <= 1
     assert cand.fitness.item() == pytest.approx(cand.logits.mean().item())  # mean logit, fresh noise
 
@@ -211,6 +222,7 @@ def test_multirun_n_c_by_fitness(tmp_path):
             "algo=cegan",
             "algo.n_c=1,2",
             "algo.fitness=cegan,egan",
+            "algo.mutations=[minimax,heuristic,least_squares]",  # n_c=2 needs three mutants
             "generations=3",
             *TINY,
             f"hydra.sweep.dir={tmp_path}",
@@ -254,12 +266,18 @@ def test_crossover_start_and_optimizer_variants(tmp_path, start, optimizer):
 
 
 def test_sum_distillation_steers_the_step_where_mean_leaves_it_to_momentum(tmp_path):
-    """The audit's finding: with the mean the crossover child is its start parent plus the inherited Adam
-    momentum; with the sum (Eq. 10) the distillation gradient steers the step. Measured as the cosine between
-    the child's parameter change and the negative distillation gradient."""
-    cosine = {}
-    for reduction in ("mean", "sum"):
-        m = cegan([f"algo.distill_reduction={reduction}"], tmp_path)
+    """The audit's finding: with an Adam step on the mean the crossover child is its start parent plus the
+    inherited Adam momentum; with the sum (Eq. 10) the distillation gradient steers the step. Measured as the
+    cosine between the child's parameter change and the negative distillation gradient. The line-search
+    step follows that gradient exactly, and takes the same step for both reductions."""
+    cosine, steps = {}, {}
+    for reduction, distill_step in (
+        ("mean", "adam"),
+        ("sum", "adam"),
+        ("mean", "line_search"),
+        ("sum", "line_search"),
+    ):
+        m = cegan([f"algo.distill_reduction={reduction}", f"algo.distill_step={distill_step}"], tmp_path)
         pop = m.generators
         torch.manual_seed(0)
         with torch.no_grad():
@@ -281,5 +299,9 @@ def test_sum_distillation_steers_the_step_where_mean_leaves_it_to_momentum(tmp_p
         (grad,) = torch.autograd.grad((x - samples[2]).pow(2).sum(), flat)
         m.crossover(mutants, z, None)
         step = pop.params[child_row] - start
-        cosine[reduction] = torch.nn.functional.cosine_similarity(step, -grad, dim=0).item()
+        key = reduction if distill_step == "adam" else f"{reduction}, line search"
+        cosine[key] = torch.nn.functional.cosine_similarity(step, -grad, dim=0).item()
+        steps[key] = step
     assert cosine["sum"] > 0.5 and cosine["sum"] > cosine["mean"] + 0.3, cosine
+    assert cosine["sum, line search"] > 0.999 and cosine["mean, line search"] > 0.999, cosine
+    torch.testing.assert_close(steps["sum, line search"], steps["mean, line search"], rtol=1e-3, atol=1e-7)

@@ -52,11 +52,11 @@ def strict_generations(monkeypatch, cls):
         ("egan", ("algo.backend=loop",)),
         ("egan", ("algo.backend=batched",)),
         ("cegan", ("algo.backend=loop",)),
-        ("cegan", ("algo.backend=batched", "algo.n_c=3")),
+        ("cegan", ("algo.backend=batched", "algo.mutations=[minimax,heuristic,least_squares]", "algo.n_c=3")),
         ("cegan", ("algo.backend=loop", "algo.distill_step=line_search")),
         ("cegan", ("algo.backend=batched", "algo.distill_step=line_search")),
         ("cegan", ("algo.fitness=egan", "algo.selection=with_parents", "algo.gradient_penalty=10")),
-        ("cegan", ("algo.selection=children_only", "algo.n_c=2")),
+        ("cegan", ("algo.selection=children_only", "algo.population_size=2", "algo.n_c=2")),
         ("cegan", ("bn", "algo.backend=loop")),
     ],
 )
