@@ -25,7 +25,7 @@ import lightning as L
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .errors import ConfigError
+from ..run.errors import ConfigError
 
 USAGE = (
     "usage: python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] "
@@ -142,9 +142,9 @@ def run_single(
     """One setting in this process: returns timing and memory statistics. With ``graph`` the first
     ``warmup`` generations include the eager warm-up and the capture (engine/capture.py); make it >= 4 so
     only replays are timed."""
-    from .config import compose
-    from .data.datamodule import GANDataModule
-    from .train import build_module
+    from ..data.datamodule import GANDataModule
+    from ..run.config import compose
+    from ..run.train import build_module
 
     overrides = [
         *ALGO_OVERRIDES[algo],
@@ -232,7 +232,7 @@ def _flag(value: str) -> bool:
 
 def check_benchmark_device(device: str) -> None:
     """``device``: auto (CUDA when visible, else the CPU), cpu, or cuda/gpu (ConfigError when none is visible)."""
-    from .checks import check_device
+    from ..run.checks import check_device
 
     if device not in ("auto", "cpu", "cuda", "gpu"):
         raise ConfigError(f"device must be auto, cpu or cuda, got {device!r}")

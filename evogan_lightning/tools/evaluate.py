@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .errors import ConfigError, DivergedError
+from ..run.errors import ConfigError, DivergedError
 
 USAGE = (
     "usage: python -m evogan_lightning.evaluate ckpt_path=PATH [num_samples=10000] [fid=auto|true|false] "
@@ -45,15 +45,15 @@ DEFAULTS: dict[str, Any] = {
 
 def evaluate_module(module: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Metrics of a loaded module per the evaluation protocol (the same code paths as the callbacks)."""
-    from .metrics.evaluator import ImageEvaluator
-    from .metrics.fid import inception_available
+    from ..metrics.evaluator import ImageEvaluator
+    from ..metrics.fid import inception_available
 
     n = int(args["num_samples"])
     if n < 2:
         raise ConfigError(f"num_samples must be >= 2, got {n}")
     results: dict[str, Any] = {"generation": int(module.generation), "num_samples": n}
     if module.data_info["kind"] == "toy":
-        from .metrics.toy import evaluate_toy, toy_protocol
+        from ..metrics.toy import evaluate_toy, toy_protocol
 
         results.update(evaluate_toy(module, n))
         results["toy/protocol"] = toy_protocol(n, module.seed)
@@ -115,7 +115,7 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checks import check_writable_folder, write_output
+    from ..run.checks import check_writable_folder, write_output
     from .cli_common import load_module, parse_args
 
     argv = sys.argv[1:] if argv is None else argv

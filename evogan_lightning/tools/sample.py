@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checks import check_seed, write_output
+from ..run.checks import check_seed, write_output
+from ..run.errors import ConfigError
 from .cli_common import load_module, parse_args
-from .errors import ConfigError
 
 USAGE = (
     "usage: python -m evogan_lightning.sample ckpt_path=PATH [num_samples=N] [out=FILE.npz] "

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..run.errors import ConfigError
 
 # The algorithms of the study and the overrides that make each one (on top of the preset).
 STUDY_ALGOS: dict[str, list[str]] = {
@@ -133,7 +133,7 @@ def plan(algos: Sequence[str], data: Sequence[str], seeds: Sequence[int], out: P
 def applicable(algo: str, extra: Sequence[str]) -> list[str]:
     """The ``extra`` overrides that apply to study algorithm ``algo``: an ``algo.KEY=...`` override only
     where that algorithm has the option (``algo.eval_batch_size`` is not a baseline GAN option)."""
-    from .algos.base import algo_options
+    from ..algos.base import algo_options
 
     name = next(o.split("=", 1)[1] for o in ALL_ALGOS[algo] if o.startswith("algo="))
     known = algo_options(name)
@@ -270,8 +270,8 @@ def samples_figure(runs: Sequence[Run], path: Path, num_samples: int = 2000) -> 
     import matplotlib.pyplot as plt
     import torch
 
+    from ..data.toy import TOY_MIXTURES
     from .cli_common import load_module
-    from .data.toy import TOY_MIXTURES
 
     algos = list(dict.fromkeys(r.algo for r in runs))
     datas = list(dict.fromkeys(r.data for r in runs))

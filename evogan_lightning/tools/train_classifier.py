@@ -23,7 +23,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import Tensor
 
-from .errors import ConfigError
+from ..run.errors import ConfigError
 
 USAGE = (
     "usage: python -m evogan_lightning.train_classifier data=NAME [data.root=DIR data.image_size=S ...] "
@@ -70,8 +70,8 @@ def _labels_next_to(image_file: Path, split: str) -> Tensor:
 
 def _fake_labelled(cfg: Mapping[str, Any], seed: int) -> tuple[Tensor, Tensor]:
     """Fake images (``data=fake``) labelled by their brightest quadrant (0..3, row-major)."""
-    from .data.datamodule import data_shape
-    from .data.fake import FakeImages
+    from ..data.datamodule import data_shape
+    from ..data.fake import FakeImages
 
     images = FakeImages(int(cfg.get("num_images", 512)), data_shape(cfg), seed=seed).images
     h, w = images.shape[-2] // 2, images.shape[-1] // 2
@@ -91,7 +91,7 @@ def load_labelled(cfg: Mapping[str, Any], split: str, seed: int = 0) -> tuple[Te
         raise ConfigError(
             f"data={name} has no class labels; train the classifier on mnist, fashion_mnist or cifar10"
         )
-    from .data import images as image_data
+    from ..data import images as image_data
 
     split_cfg = {**cfg, "split": split}
     image_data.prepare_dataset(name, split_cfg)
@@ -120,8 +120,8 @@ def _subset(x: Tensor, y: Tensor, limit: int | None, seed: int) -> tuple[Tensor,
 
 def run(data_cfg: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
     """Train, evaluate and save; returns the metadata written with the weights."""
-    from .checks import check_device, check_seed, check_writable_folder, write_output
-    from .metrics.classifier import save_classifier, train_classifier
+    from ..metrics.classifier import save_classifier, train_classifier
+    from ..run.checks import check_device, check_seed, check_writable_folder, write_output
 
     seed = check_seed(args["seed"])
     check_device(args["device"])
@@ -152,8 +152,8 @@ def run(data_cfg: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..run.config import compose
     from .cli_common import parse_args
-    from .config import compose
 
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):

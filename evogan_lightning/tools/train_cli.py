@@ -1,4 +1,7 @@
-"""``python -m evogan_lightning [overrides]``: the Hydra entry point (train one configuration or a sweep)."""
+"""What ``python -m evogan_lightning [overrides]`` does with the composed config: train it (one configuration or
+one job of a sweep) and turn the run's user-facing errors into a message and an exit status. The Hydra
+decorator stays in ``evogan_lightning/__main__.py``, so Hydra's job name (``__main__``, the run's log file)
+is what it always was."""
 
 from __future__ import annotations
 
@@ -7,12 +10,10 @@ import shutil
 import sys
 from pathlib import Path
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from .config import config_dir
-from .errors import ConfigError, DivergedError, StoppedByUser
+from ..run.errors import ConfigError, DivergedError, StoppedByUser
 
 
 def remove_if_empty(cfg: DictConfig) -> None:
@@ -30,10 +31,9 @@ def remove_if_empty(cfg: DictConfig) -> None:
         pass
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def train_or_exit(cfg: DictConfig) -> float | None:
     """Train ``cfg`` and return its main metric (for Hydra sweepers)."""
-    from .train import train
+    from ..run.train import train
 
     try:
         return train(cfg)
@@ -49,7 +49,3 @@ def main(cfg: DictConfig) -> float | None:
         print(f"evogan_lightning: {kind}: {err}", file=sys.stderr)
         print("(set EVOGAN_TRACEBACK=1 for the full traceback)", file=sys.stderr)
         sys.exit(1 if isinstance(err, DivergedError) else 2)
-
-
-if __name__ == "__main__":
-    main()

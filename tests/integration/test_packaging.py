@@ -55,7 +55,7 @@ def test_installed_wheel_composes_configs_outside_the_source_tree(wheel, tmp_pat
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     env = {**os.environ, "PYTHONPATH": str(site)}
-    code = "from evogan_lightning.config import config_dir; print(config_dir())"
+    code = "from evogan_lightning.run.config import config_dir; print(config_dir())"
     where = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )

@@ -1,0 +1,20 @@
+"""``python -m evogan_lightning [overrides]`` and the ``evogan`` script: the Hydra entry point (train one
+configuration or a sweep). What a run does is :func:`evogan_lightning.tools.train_cli.train_or_exit`."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from .run.config import config_dir
+from .tools.train_cli import train_or_exit
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    """Train ``cfg`` and return its main metric (for Hydra sweepers)."""
+    return train_or_exit(cfg)
+
+
+if __name__ == "__main__":
+    main()
