@@ -49,6 +49,7 @@ def test_wheel_contains_configs(wheel):
     ):
         assert f"evogan_lightning/conf/{cfg}" in names, cfg
     assert "evogan_lightning/__main__.py" in names
+    assert {"evogan_lightning/run/train.py", "evogan_lightning/tools/sample.py"} <= names  # the subpackages
 
 
 def test_installed_wheel_composes_configs_outside_the_source_tree(wheel, tmp_path):
