@@ -8,10 +8,10 @@ import torch
 from conftest import FAST, read_metrics
 from omegaconf import OmegaConf
 
-from evogan_lightning.config import compose
 from evogan_lightning.data.datamodule import GANDataModule
-from evogan_lightning.errors import StoppedByUser
-from evogan_lightning.train import build_module
+from evogan_lightning.run.config import compose
+from evogan_lightning.run.errors import StoppedByUser
+from evogan_lightning.run.train import build_module
 
 # 32x32 fake images, 8-wide EGAN32 nets, two parents: every algorithm's one-generation tests
 IMAGE_TINY = [
@@ -74,7 +74,7 @@ def ckpt_state(path: Path) -> dict:
 def whole_and_resumed(tmp_path, common, full_gens, part_gens):
     """train() in process twice: ``full_gens`` generations in one go (``tmp_path/full``) and stopped at
     ``part_gens`` as by Ctrl-C, then resumed to ``full_gens`` (``tmp_path/part``). Returns both folders."""
-    from evogan_lightning.train import train
+    from evogan_lightning.run.train import train
 
     def run(out, ckpt=None, stop_at=None):
         extra = ["~callbacks.samples", "~callbacks.interpolation"] + ([f"ckpt_path={ckpt}"] if ckpt else [])

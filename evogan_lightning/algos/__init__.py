@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import ConfigError
+from ..run.errors import ConfigError
 from .base import EvoGANModule
 
 ALGORITHMS = {

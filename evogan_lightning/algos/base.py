@@ -24,11 +24,11 @@ from torch import Tensor, nn
 from ..data.stream import stream_seed
 from ..engine.capture import GraphedGeneration, validate_cuda_graph
 from ..engine.population import Population
-from ..errors import DIVERGENCE_ADVICE, ConfigError, DivergedError
 from ..evolution.losses import discriminator_loss, gradient_penalty, r1_penalty
 from ..evolution.selection import ALL_DIVERGED
 from ..evolution.tally import OperatorTally
 from ..nets import NetSpec, effective_options, resolve_net
+from ..run.errors import DIVERGENCE_ADVICE, ConfigError, DivergedError
 
 CHECKPOINT_KEY = "evogan"
 CHECKPOINT_VERSION = 2  # 2: architecture holds the net options with defaults filled in (2026-12-03)
@@ -544,7 +544,7 @@ def upgrade_checkpoint(checkpoint: dict[str, Any]) -> dict[str, Any]:
 @functools.cache
 def algo_options(name: str) -> frozenset[str]:
     """The option names of ``conf/algo/<name>.yaml`` (empty when there is no such file)."""
-    from ..config import config_dir
+    from ..run.config import config_dir
 
     path = config_dir() / "algo" / f"{name}.yaml"
     return frozenset(OmegaConf.load(path).keys()) if path.is_file() else frozenset()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ..errors import ConfigError
 from ..evolution.crossover import (
     CROSSOVER_START,
     CROSSOVER_TEACHERS,
@@ -43,6 +42,7 @@ from ..evolution.crossover import (
     start_parent,
     teacher_samples,
 )
+from ..run.errors import ConfigError
 from .egan import EGAN, Candidates
 
 FITNESS = ("cegan", "egan")

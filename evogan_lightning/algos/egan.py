@@ -24,11 +24,11 @@ import torch
 from torch import Tensor
 
 from ..engine.backend import BACKENDS, make_backend
-from ..errors import ConfigError
 from ..evolution.fitness import combined_fitness, logit_fitness, quality_fitness, real_loss_grad
 from ..evolution.losses import GENERATOR_LOSSES, generator_loss
 from ..evolution.selection import replace_parents, top_mu, valid_fitness
-from ..memory import check_eval_batch_size
+from ..run.errors import ConfigError
+from ..run.memory import check_eval_batch_size
 from .base import EvoGANModule
 
 

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..engine.population import Population
-from ..errors import ConfigError
 from ..evolution import genetic
 from ..evolution.losses import gradient_penalty, heuristic_loss, r1_penalty
+from ..run.errors import ConfigError
 from .base import EvoGANModule, frozen
 
 GENERATOR_TARGETS = ("best", "ensemble")

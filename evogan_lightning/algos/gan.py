@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError
 from ..evolution.losses import GENERATOR_LOSSES, generator_loss
+from ..run.errors import ConfigError
 from .base import EvoGANModule, frozen
 
 

@@ -34,7 +34,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import ConfigError
 from ..evolution.fitness import (
     combined_fitness,
     diversity_fitness,
@@ -44,7 +43,8 @@ from ..evolution.fitness import (
 )
 from ..evolution.losses import GENERATOR_LOSSES, generator_loss
 from ..evolution.selection import top_mu, valid_fitness
-from ..memory import check_eval_batch_size
+from ..run.errors import ConfigError
+from ..run.memory import check_eval_batch_size
 from .base import EvoGANModule, frozen
 
 CROSSOVER_MODES = ("imitate", "relativistic", "straight_through")

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import ConfigError
+from ..run.errors import ConfigError
 from .image_files import IMAGE_EXTENSIONS, ImageFiles, list_images
 from .readers import read_cifar_batch, read_idx_images
 

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from ..errors import ConfigError
+from ..run.errors import ConfigError
 
 _MIX = 0x9E3779B97F4A7C15
 

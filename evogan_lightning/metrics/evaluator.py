@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError, DivergedError
+from ..run.errors import ConfigError, DivergedError
 from .fid import (
     FeatureStats,
     StatsCache,

@@ -1,11 +1,11 @@
-"""The benchmark command (evogan_lightning/benchmark.py): a real run through the Trainer on a tiny setting,
+"""The benchmark command (evogan_lightning/tools/benchmark.py): a real run through the Trainer on a tiny setting,
 the table's per-mode GAN ratios, and its bad input."""
 
 import json
 
 import pytest
 
-from evogan_lightning.benchmark import main, to_markdown
+from evogan_lightning.tools.benchmark import main, to_markdown
 
 
 @pytest.mark.slow  # a benchmark subprocess; the bad-input test below stays in the default set

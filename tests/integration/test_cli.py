@@ -108,7 +108,7 @@ def test_sample_cli(gan_run, tmp_path):
 
 
 def test_sample_cli_rejects_an_output_that_is_not_npz(tmp_path, capsys):
-    from evogan_lightning.sample import main
+    from evogan_lightning.tools.sample import main
 
     assert main([f"ckpt_path={tmp_path}/any.ckpt", f"out={tmp_path}/img.png"]) == 2
     assert "out must name a .npz file" in capsys.readouterr().err
@@ -206,9 +206,9 @@ def test_each_tool_prints_its_own_usage(tool, capsys):
 
 
 def test_an_unknown_algo_option_is_rejected_with_a_suggestion(tmp_path):
-    from evogan_lightning.config import compose
-    from evogan_lightning.errors import ConfigError
-    from evogan_lightning.train import train
+    from evogan_lightning.run.config import compose
+    from evogan_lightning.run.errors import ConfigError
+    from evogan_lightning.run.train import train
 
     cfg = compose(["algo=gan", "+algo.populaton_size=2", *FAST], output_dir=str(tmp_path))
     with pytest.raises(ConfigError, match=r"algo=gan: populaton_size \(did you mean population_size\?\)"):

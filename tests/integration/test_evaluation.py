@@ -17,11 +17,11 @@ from conftest import FAST, read_metrics, run_cli
 from evogan_lightning.callbacks.evaluation import ImageQuality
 from evogan_lightning.callbacks.plots import history_series, plot_history
 from evogan_lightning.data.fake import FakeImages
-from evogan_lightning.errors import ConfigError, DivergedError
 from evogan_lightning.metrics.classifier import ClassifierFeatures, SmallCNN
 from evogan_lightning.metrics.evaluator import ImageEvaluator
 from evogan_lightning.metrics.fid import INCEPTION_WEIGHTS_ENV, inception_score_from_logits
-from evogan_lightning.summarize import collect_runs, settings, summarize
+from evogan_lightning.run.errors import ConfigError, DivergedError
+from evogan_lightning.tools.summarize import collect_runs, settings, summarize
 
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 FAKE28 = {"name": "fake", "num_images": 64, "image_size": 28, "channels": 1}
@@ -147,8 +147,8 @@ def test_classifier_of_another_resolution_is_rejected(tmp_path):
 
 
 def test_classifier_fid_without_its_classifier_file_names_the_option_and_how_to_make_one(tmp_path):
-    from evogan_lightning.config import compose
-    from evogan_lightning.train import train
+    from evogan_lightning.run.config import compose
+    from evogan_lightning.run.train import train
 
     cfg = compose(["data=fake", "callbacks=[default,classifier_fid]"], output_dir=str(tmp_path / "r"))
     with pytest.raises(
@@ -210,7 +210,7 @@ def test_train_classifier_cli_on_fake_data(fake_classifier):
 
 
 def test_train_classifier_says_when_it_replaces_a_file(tmp_path, capsys):
-    from evogan_lightning.train_classifier import main
+    from evogan_lightning.tools.train_classifier import main
 
     out = tmp_path / "c.pt"
     args = ["data=fake", "data.image_size=28", "data.channels=1", "data.num_images=64", f"out={out}"]
@@ -222,7 +222,7 @@ def test_train_classifier_says_when_it_replaces_a_file(tmp_path, capsys):
 
 
 def test_train_classifier_cli_bad_input(tmp_path, capsys):
-    from evogan_lightning.train_classifier import main
+    from evogan_lightning.tools.train_classifier import main
 
     assert main(["data=celeba", "data.root=/nowhere", f"out={tmp_path}/c.pt"]) == 2
     assert "no class labels" in capsys.readouterr().err
@@ -256,7 +256,7 @@ def test_train_classifier_cli_on_fashion_mnist_subset(tmp_path):
 def test_fashion_mnist_labels_match_images():
     if not (FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists():
         pytest.skip("no Fashion-MNIST")
-    from evogan_lightning.train_classifier import load_labelled
+    from evogan_lightning.tools.train_classifier import load_labelled
 
     x, y = load_labelled({"name": "fashion_mnist", "root": str(FASHION_MNIST), "download": False}, "test")
     assert x.shape == (10000, 1, 28, 28) and y.shape == (10000,)
@@ -313,7 +313,7 @@ def test_classifier_fid_during_training_and_evaluate_cli(tmp_path, fake_classifi
     for name in ("losses", "quality", "intensity_histogram"):
         assert (run / "plots" / f"{name}.png").stat().st_size > 1000
 
-    from evogan_lightning.evaluate import main as evaluate_main  # in process: the CLI's own main()
+    from evogan_lightning.tools.evaluate import main as evaluate_main  # in process: the CLI's own main()
 
     code = evaluate_main(
         [
@@ -356,8 +356,8 @@ def test_missing_inception_weights_fail_at_start_up(tmp_path, monkeypatch):
 
 def test_missing_inception_weights_in_process_before_any_generation(tmp_path, monkeypatch):
     """The callback's setup raises before the first generation (downloads made to fail)."""
-    from evogan_lightning.config import compose
-    from evogan_lightning.train import train
+    from evogan_lightning.run.config import compose
+    from evogan_lightning.run.train import train
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv(INCEPTION_WEIGHTS_ENV, raising=False)
@@ -404,7 +404,7 @@ def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path):
         )  # curve ends at the result
     assert (run / "plots" / "toy_metrics.png").is_file() and (run / "plots" / "losses.png").is_file()
 
-    from evogan_lightning.evaluate import main as evaluate_main
+    from evogan_lightning.tools.evaluate import main as evaluate_main
 
     assert evaluate_main([f"ckpt_path={run}/checkpoints/last.ckpt", "num_samples=10000"]) == 0
     result = json.loads((run / "checkpoints" / "eval.json").read_text())
@@ -413,7 +413,7 @@ def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path):
 
 
 def test_evaluate_cli_bad_input(tmp_path, capsys):
-    from evogan_lightning.evaluate import main
+    from evogan_lightning.tools.evaluate import main
 
     assert main([f"ckpt_path={tmp_path}/none.ckpt"]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -473,7 +473,7 @@ def test_summarize_cli_on_a_real_multirun(tmp_path, capsys):
             *FAST,
         ]
     )
-    from evogan_lightning.summarize import main as summarize_main
+    from evogan_lightning.tools.summarize import main as summarize_main
 
     assert summarize_main([str(sweep)]) == 0
     stdout = capsys.readouterr().out

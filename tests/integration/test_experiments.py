@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from evogan_lightning.config import compose, config_dir
-from evogan_lightning.train import train
+from evogan_lightning.run.config import compose, config_dir
+from evogan_lightning.run.train import train
 
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
 

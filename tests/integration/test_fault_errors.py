@@ -16,8 +16,8 @@ import torch
 from conftest import FAST, run_cli
 from omegaconf import OmegaConf
 
-from evogan_lightning.config import compose
-from evogan_lightning.errors import ConfigError
+from evogan_lightning.run.config import compose
+from evogan_lightning.run.errors import ConfigError
 
 CHECKPOINT = [
     "+callbacks.checkpoint._target_=evogan_lightning.callbacks.checkpoint.GenerationCheckpoint",
@@ -27,7 +27,7 @@ CHECKPOINT = [
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A 2-generation GAN run (in process) with its checkpoints/last.ckpt and config.yaml."""
-    from evogan_lightning.train import train
+    from evogan_lightning.run.train import train
 
     out = tmp_path_factory.mktemp("faults") / "run"
     cfg = compose(
@@ -101,7 +101,7 @@ def test_sample_cli_truncated_checkpoint_is_one_line(run_dir, tmp_path):
 
 
 def test_the_shared_reader_reads_good_checkpoints_and_rejects_folders(run_dir):
-    from evogan_lightning.checkpoint_io import read_checkpoint
+    from evogan_lightning.run.checkpoint_io import read_checkpoint
 
     assert read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["evogan"]["generation"] == 2
     with pytest.raises(ConfigError, match=r"is a folder; .*checkpoints/last\.ckpt"):
@@ -122,7 +122,7 @@ def test_tools_reject_cuda_when_none_is_visible(run_dir, capsys, monkeypatch, to
 
 
 def test_device_values_are_checked(monkeypatch, capsys):
-    from evogan_lightning.checks import check_device
+    from evogan_lightning.run.checks import check_device
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(ConfigError, match=r"device=cuda:1 but only 1 CUDA device\(s\) are visible"):
@@ -148,7 +148,7 @@ def test_train_classifier_names_an_output_folder_that_cannot_be_created(tmp_path
 
 
 def test_training_accelerator_and_gpu_ids_are_checked(monkeypatch):
-    from evogan_lightning.scaling import resolve_trainer_kwargs
+    from evogan_lightning.run.scaling import resolve_trainer_kwargs
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     with pytest.raises(ConfigError, match="no CUDA device is visible; use trainer.accelerator=cpu"):
@@ -189,7 +189,7 @@ def test_a_read_only_output_folder(run_dir, tmp_path, capsys, monkeypatch):
 
 
 def test_a_full_disk_leaves_no_partial_output(tmp_path):
-    from evogan_lightning.checks import write_output
+    from evogan_lightning.run.checks import write_output
 
     def fill_the_disk(f):
         f.write(b"partial")
@@ -248,7 +248,7 @@ def test_a_corrupt_image_found_by_a_worker_keeps_its_message(tmp_path):
 
 # ------------------------------------------------------------------------------------------- 5. absurd sizes
 def test_an_absurd_eval_batch_size_is_rejected_before_training(tmp_path):
-    from evogan_lightning.train import train
+    from evogan_lightning.run.train import train
 
     cfg = compose(
         ["algo=egan", "algo.eval_batch_size=100000", *FAST, "callbacks=none"], output_dir=str(tmp_path)
@@ -259,7 +259,7 @@ def test_an_absurd_eval_batch_size_is_rejected_before_training(tmp_path):
 
 def built(overrides: list[str]):
     from evogan_lightning.data.datamodule import GANDataModule
-    from evogan_lightning.train import build_module
+    from evogan_lightning.run.train import build_module
 
     plain = OmegaConf.to_container(
         compose([*overrides, "logger=none", "callbacks=none"], output_dir="."), resolve=True
@@ -275,7 +275,7 @@ def built(overrides: list[str]):
     ],
 )
 def test_a_generation_that_cannot_fit_in_memory(monkeypatch, overrides, key):
-    from evogan_lightning import memory
+    from evogan_lightning.run import memory
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setattr(memory, "available_ram", lambda: 8 * 2**30)
@@ -290,7 +290,7 @@ def test_a_generation_that_cannot_fit_in_memory(monkeypatch, overrides, key):
 
 
 def test_default_settings_fit_in_little_memory(monkeypatch):
-    from evogan_lightning import memory
+    from evogan_lightning.run import memory
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setattr(memory, "available_ram", lambda: 2**30)
@@ -300,7 +300,7 @@ def test_default_settings_fit_in_little_memory(monkeypatch):
 
 # ----------------------------------------------------------------------------------- 6. matmul precision, 7. seed
 def test_an_unknown_matmul_precision_is_an_error(tmp_path):
-    from evogan_lightning.train import train
+    from evogan_lightning.run.train import train
 
     cfg = compose(["algo=gan", "matmul_precision=foo", *FAST, "callbacks=none"], output_dir=str(tmp_path))
     with pytest.raises(
@@ -319,7 +319,7 @@ def test_sample_rejects_a_seed_outside_the_range(run_dir, tmp_path, capsys, seed
 
 # ------------------------------------------------------------------------------ 8. GAGAN runs are quiet
 def test_gagan_runs_without_the_configure_optimizers_warning(tmp_path):
-    from evogan_lightning.train import train
+    from evogan_lightning.run.train import train
 
     cfg = compose(
         ["algo=gagan", "algo.num_discriminators=2", "generations=2", *FAST, "callbacks=none"],

@@ -1,6 +1,6 @@
 """Runs that survive the cluster: SIGTERM, kill -9, a second run into the same folder, a full disk and a
-diverged state lose nothing and end clearly (evogan_lightning/rundir.py, callbacks/checkpoint.py,
-console.stop_on_signals, csv_log.py)."""
+diverged state lose nothing and end clearly (evogan_lightning/run/rundir.py, callbacks/checkpoint.py,
+run/console.stop_on_signals, run/csv_log.py)."""
 
 from __future__ import annotations
 
@@ -21,16 +21,16 @@ from conftest import REPO
 
 from evogan_lightning.algos.gan import GAN
 from evogan_lightning.callbacks.checkpoint import GenerationCheckpoint
-from evogan_lightning.config import compose
-from evogan_lightning.errors import ConfigError, DivergedError, StoppedByUser
-from evogan_lightning.rundir import (
+from evogan_lightning.run.config import compose
+from evogan_lightning.run.errors import ConfigError, DivergedError, StoppedByUser
+from evogan_lightning.run.rundir import (
     LOCK_NAME,
     continue_command,
     hydra_value,
     run_lock,
     slurm_requeued_checkpoint,
 )
-from evogan_lightning.train import train
+from evogan_lightning.run.train import train
 
 COMMON = ["algo=gan", "logger=none", "trainer.enable_progress_bar=false"]
 
@@ -196,7 +196,7 @@ def test_the_cli_refuses_a_folder_a_live_run_holds(tmp_path, cli):
 
 # ------------------------------------------------------------------ checkpoints
 def make_module():
-    from evogan_lightning.train import build_module
+    from evogan_lightning.run.train import build_module
 
     cfg = compose([*COMMON, "generations=4"], output_dir="/tmp/unused")
     from omegaconf import OmegaConf
@@ -293,7 +293,7 @@ def test_a_requeued_slurm_job_resumes_from_its_own_checkpoint(tmp_path, monkeypa
 
 def test_sigusr1_requeues_the_slurm_job(tmp_path, monkeypatch):
     """A fake ``scontrol`` on PATH records the call: SIGUSR1 (the time-limit warning) requeues the job."""
-    from evogan_lightning.rundir import requeue_slurm_job
+    from evogan_lightning.run.rundir import requeue_slurm_job
 
     log = tmp_path / "calls"
     fake = tmp_path / "scontrol"

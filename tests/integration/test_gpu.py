@@ -10,8 +10,8 @@ from conftest import FAST, read_metrics, run_cli
 from helpers import BN_TINY, GAN_TINY
 from helpers import IMAGE_TINY as TINY
 
-from evogan_lightning.config import compose
-from evogan_lightning.train import train
+from evogan_lightning.run.config import compose
+from evogan_lightning.run.train import train
 
 pytestmark = [
     pytest.mark.gpu,

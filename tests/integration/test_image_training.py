@@ -14,9 +14,9 @@ import torch
 from conftest import FAST, read_metrics, run_cli
 from PIL import Image
 
-from evogan_lightning.config import compose
-from evogan_lightning.errors import ConfigError
-from evogan_lightning.train import train
+from evogan_lightning.run.config import compose
+from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.run.train import train
 
 TINY = ["algo.batch_size=4", "generations=3", "callbacks.samples.every_n_generations=2"]
 TINY += ["callbacks.samples.num_samples=4", "callbacks.interpolation=null"]

@@ -49,13 +49,14 @@ def test_wheel_contains_configs(wheel):
     ):
         assert f"evogan_lightning/conf/{cfg}" in names, cfg
     assert "evogan_lightning/__main__.py" in names
+    assert {"evogan_lightning/run/train.py", "evogan_lightning/tools/sample.py"} <= names  # the subpackages
 
 
 def test_installed_wheel_composes_configs_outside_the_source_tree(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     env = {**os.environ, "PYTHONPATH": str(site)}
-    code = "from evogan_lightning.config import config_dir; print(config_dir())"
+    code = "from evogan_lightning.run.config import config_dir; print(config_dir())"
     where = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )

@@ -1,9 +1,9 @@
-"""Resuming takes the checkpoint's settings, plus only the overrides typed now (evogan_lightning/resume.py)."""
+"""Resuming takes the checkpoint's settings, plus only the overrides typed now (evogan_lightning/run/resume.py)."""
 
 import pytest
 
-from evogan_lightning.errors import ConfigError
-from evogan_lightning.resume import resume_config
+from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.run.resume import resume_config
 
 SAVED = {
     "algo": {"name": "egan", "population_size": 2, "backend": "loop", "mutations": ["heuristic", "minimax"]},
@@ -90,7 +90,7 @@ def test_checkpoint_written_before_the_mlp_width_change_still_loads_and_resumes(
     from conftest import FAST, read_metrics, run_cli
 
     from evogan_lightning.algos.base import CHECKPOINT_KEY
-    from evogan_lightning.sample import load_module
+    from evogan_lightning.tools.sample import load_module
 
     run = tmp_path / "old"
     run_cli(["algo=gan", "net=mlp", "net.hidden=512", "generations=3", f"hydra.run.dir={run}", *FAST])

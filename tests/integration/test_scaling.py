@@ -7,8 +7,8 @@ import torch
 from conftest import FAST, read_metrics, run_cli
 
 from evogan_lightning.callbacks.consistency import RankConsistencyCheck
-from evogan_lightning.errors import ConfigError
-from evogan_lightning.scaling import PopulationDDPStrategy, prepare_early, resolve_trainer_kwargs
+from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.run.scaling import PopulationDDPStrategy, prepare_early, resolve_trainer_kwargs
 
 CHECK = "+callbacks.consistency._target_=evogan_lightning.callbacks.consistency.RankConsistencyCheck"
 DDP = ["trainer.accelerator=cpu", "trainer.devices=2", CHECK]
@@ -171,7 +171,7 @@ def test_slurm_launcher_config_composes_to_one_gpu_per_job():
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     from hydra import compose, initialize_config_dir
 
-    from evogan_lightning.config import config_dir
+    from evogan_lightning.run.config import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose(

@@ -1,4 +1,4 @@
-"""The toy study (evogan_lightning/study.py): planning and bad input, mean +- std aggregation by hand, and
+"""The toy study (evogan_lightning/tools/study.py): planning and bad input, mean +- std aggregation by hand, and
 one tiny end-to-end study (two algorithms, two seeds, run two at a time) that resumes without rerunning."""
 
 import json
@@ -7,8 +7,8 @@ import math
 import pytest
 from conftest import REPO
 
-from evogan_lightning import study
-from evogan_lightning.errors import ConfigError
+from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.tools import study
 
 
 def test_plan_names_every_run_and_rejects_bad_input(tmp_path):

@@ -3,7 +3,7 @@
 import logging
 import warnings
 
-from evogan_lightning.console import quiet_warnings, tidy_lightning_logging
+from evogan_lightning.run.console import quiet_warnings, tidy_lightning_logging
 
 
 class Collect(logging.Handler):
@@ -19,7 +19,7 @@ def test_lightning_lines_reach_one_handler_once_without_the_noise():
     import lightning  # noqa: F401  (installs Lightning's own handlers)
 
     top, pl = logging.getLogger("lightning"), logging.getLogger("lightning.pytorch")
-    assert top.handlers, "Lightning no longer installs its own handler; revisit console.py"
+    assert top.handlers, "Lightning no longer installs its own handler; revisit run/console.py"
     saved = (top.propagate, pl.propagate, pl.handlers[:])
     # The state under `python -m evogan_lightning`: Hydra set up the root logger before lightning.pytorch was
     # imported, so lightning.pytorch has no handler and every line went through "lightning" AND the root.
@@ -64,8 +64,8 @@ def test_quiet_warnings_drops_only_the_listed_noise():
 
 
 def test_progress_bar_counts_generations_and_the_run_ends_in_words(tmp_path, capsys):
-    from evogan_lightning.config import compose
-    from evogan_lightning.train import toy_summary, train
+    from evogan_lightning.run.config import compose
+    from evogan_lightning.run.train import toy_summary, train
 
     cfg = compose(
         ["algo=gan", "net=mlp", "net.hidden=8", "generations=7", "logger=none", "callbacks=none"],
@@ -94,7 +94,7 @@ def test_progress_bar_counts_generations_and_the_run_ends_in_words(tmp_path, cap
 
 
 def test_package_log_goes_to_stdout_once_rank_zero_only_and_can_be_silenced(monkeypatch, capsys):
-    from evogan_lightning.console import PACKAGE_LOGGER, setup_logging
+    from evogan_lightning.run.console import PACKAGE_LOGGER, setup_logging
 
     pkg = logging.getLogger(PACKAGE_LOGGER)
     saved = (pkg.handlers[:], pkg.level, pkg.propagate)
@@ -103,7 +103,7 @@ def test_package_log_goes_to_stdout_once_rank_zero_only_and_can_be_silenced(monk
         setup_logging()
         setup_logging()  # idempotent: one handler, each line once
         assert len(pkg.handlers) == 1 and not pkg.propagate
-        log = logging.getLogger("evogan_lightning.train")
+        log = logging.getLogger("evogan_lightning.run.train")
         log.info("8/8 modes covered")
         log.warning("could not log samples to WandbLogger")
         assert capsys.readouterr().out.splitlines() == [

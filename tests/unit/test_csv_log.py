@@ -1,8 +1,8 @@
-"""metrics.csv continues across a resume into the same directory (evogan_lightning/csv_log.py)."""
+"""metrics.csv continues across a resume into the same directory (evogan_lightning/run/csv_log.py)."""
 
 import csv
 
-from evogan_lightning.csv_log import CSVLogger
+from evogan_lightning.run.csv_log import CSVLogger
 
 
 def session(root, steps, extra_key=None):
@@ -63,7 +63,7 @@ def test_a_full_disk_is_a_one_line_error_naming_the_file(tmp_path, monkeypatch):
 
     import pytest
 
-    from evogan_lightning.errors import ConfigError
+    from evogan_lightning.run.errors import ConfigError
 
     logger = CSVLogger(save_dir=str(tmp_path), name="logs", version="")
     logger.log_metrics({"loss/g": 1.0}, step=10)

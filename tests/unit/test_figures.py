@@ -1,11 +1,11 @@
-"""Long plot titles are wrapped to the figure's width instead of being clipped (evogan_lightning/figures.py)."""
+"""Long plot titles are wrapped to the figure's width instead of being clipped (evogan_lightning/run/figures.py)."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from evogan_lightning.figures import wrap_title  # noqa: E402
+from evogan_lightning.run.figures import wrap_title  # noqa: E402
 
 
 def test_a_long_title_stays_inside_a_narrow_figure():

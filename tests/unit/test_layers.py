@@ -1,7 +1,17 @@
 """The package's import graph: no cycles, and no run-time import from a lower layer into a higher one.
 
-A unit is a subpackage (``algos``, ``engine``, ...) or a top-level module (``train``, ``study``, ...). Imports
-under ``if TYPE_CHECKING:`` are type hints, not run-time dependencies, and are not counted.
+A unit is a subpackage (``algos``, ``engine``, ``tools``, ...) or a top-level module (the command shims
+``sample``, ``study``, ..., and ``__main__``), except that each module of ``run/`` is a unit of its own
+(``run.errors``, ``run.train``, ...). ``run/`` is the run plumbing, and it spans the layers: ``run.errors``,
+``run.config`` and ``run.memory`` sit below ``algos`` (which raise ``ConfigError``, compose paths, check memory),
+while ``run.checkpoint_io`` and ``run.train`` build or read algorithm modules and so sit above it. As one unit
+``run`` would be a cycle (``algos -> run -> algos``); counted per module the graph is honest, and
+``run/__init__.py`` imports nothing, so importing ``run.errors`` never pulls in ``run.train``
+(``test_run_package_init_imports_nothing``). ``tools/`` (the command-line tools and their shared parser and
+checkpoint loader) sits above ``run.train``; the thin modules at the top level that keep the documented
+commands (``python -m evogan_lightning[.<tool>]``) form the top layer.
+
+Imports under ``if TYPE_CHECKING:`` are type hints, not run-time dependencies, and are not counted.
 """
 
 from __future__ import annotations
@@ -12,23 +22,51 @@ from collections import defaultdict
 from conftest import REPO
 
 PACKAGE = REPO / "evogan_lightning"
+SPLIT = {"run"}  # subpackages whose modules are units of their own (see the module docstring)
 
 # Low to high. A unit may import its own layer or lower ones only.
 LAYERS: list[set[str]] = [
-    {"errors", "console", "config", "checks", "memory", "scaling", "resume", "csv_log", "figures", "nets"},
-    {"rundir", "data", "evolution"},  # toy/image data; the papers' operators (pure tensor functions)
+    {  # run plumbing that the algorithms and the rest stand on
+        "run.errors",
+        "run.console",
+        "run.config",
+        "run.checks",
+        "run.memory",
+        "run.scaling",
+        "run.resume",
+        "run.csv_log",
+        "run.figures",
+        "nets",
+    },
+    {"run.rundir", "data", "evolution"},  # run folders and locks; toy/image data; the papers' operators
     {"engine", "metrics"},  # population store, backends, CUDA graphs; FID/IS/toy metrics
     {"algos"},  # one LightningModule per paper
-    {"callbacks", "checkpoint_io", "cli_common"},
-    {"train"},
-    {"__main__", "benchmark", "evaluate", "sample", "study", "summarize", "train_classifier"},  # the tools
+    {"callbacks", "run.checkpoint_io"},  # during training; reading a checkpoint (upgrades it with algos.base)
+    {"run.train"},  # one training run
+    {"tools"},  # the command-line tools, their argument parser and checkpoint loader (tools/cli_common.py)
     {"evogan_lightning"},  # the package's own __init__ (exports the algorithms)
+    {
+        "__main__",
+        "benchmark",
+        "evaluate",
+        "sample",
+        "study",
+        "summarize",
+        "train_classifier",
+    },  # command shims
 ]
 
 
 def _unit(module: str) -> str:
     parts = module.split(".")
+    if len(parts) > 2 and parts[1] in SPLIT:
+        return f"{parts[1]}.{parts[2]}"
     return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _is_module(dotted: str) -> bool:
+    path = REPO.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -50,10 +88,11 @@ def import_graph() -> dict[str, set[str]]:
                         target = ".".join(base + ([child.module] if child.module else []))
                     else:
                         target = child.module or ""
-                    if target == "evogan_lightning":  # from evogan_lightning import x / from . import x
-                        targets = [f"{target}.{a.name}" for a in child.names]
-                    else:
-                        targets = [target]
+                    # from evogan_lightning import x / from . import x / from .run import errors: the modules
+                    targets = [
+                        f"{target}.{a.name}" if _is_module(f"{target}.{a.name}") else target
+                        for a in child.names
+                    ]
                 elif isinstance(child, ast.Import):
                     targets = [a.name for a in child.names]
                 for target in targets:
@@ -106,4 +145,23 @@ def test_the_checker_sees_imports_and_skips_type_hints():
     graph = import_graph()
     assert "evolution" in graph["engine"]  # engine/backend.py uses the operators
     assert "engine" not in graph.get("evolution", set())  # genetic.py: Population under TYPE_CHECKING only
-    assert "algos" in graph["train"] and "train" in graph["__main__"]
+    assert "algos" in graph["run.train"] and "run.train" in graph["tools"] and "tools" in graph["__main__"]
+    assert "run.errors" in graph["algos"]  # per module: algos stands on run.errors, run.train on algos
+
+
+def test_every_unit_is_in_a_layer():
+    """Every top-level module, subpackage and ``run`` module has a layer (so a new one must be placed)."""
+    units = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    units |= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file() and p.name not in SPLIT}
+    units |= {f"run.{p.stem}" for p in (PACKAGE / "run").glob("*.py") if p.stem != "__init__"}
+    for unit, targets in import_graph().items():
+        units |= {unit, *targets}
+    assert sorted(u for u in units if not any(u in layer for layer in LAYERS)) == []
+
+
+def test_run_package_init_imports_nothing():
+    """``run/__init__.py`` stays empty of imports: ``algos`` imports ``run.errors``, and an import of
+    ``run.train`` here would run ``algos`` inside its own import (a cycle at run time)."""
+    tree = ast.parse((PACKAGE / "run" / "__init__.py").read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert "run" not in import_graph()

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from evogan_lightning.algos.gan import GAN
-from evogan_lightning.config import compose
-from evogan_lightning.errors import DivergedError, StoppedByUser
-from evogan_lightning.train import train
+from evogan_lightning.run.config import compose
+from evogan_lightning.run.errors import DivergedError, StoppedByUser
+from evogan_lightning.run.train import train
 
 
 @pytest.mark.parametrize(

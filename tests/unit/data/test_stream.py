@@ -8,8 +8,8 @@ from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.data.fake import FakeImages
 from evogan_lightning.data.stream import GenerationStream
 from evogan_lightning.data.toy import grid25, ring8
-from evogan_lightning.errors import ConfigError
-from evogan_lightning.scaling import prepare_early
+from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.run.scaling import prepare_early
 
 
 def collect(stream, workers=0):

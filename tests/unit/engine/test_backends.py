@@ -4,9 +4,9 @@ import pytest
 import torch
 from helpers import IMAGE_TINY
 
-from evogan_lightning.config import compose
-from evogan_lightning.errors import ConfigError
-from evogan_lightning.train import train
+from evogan_lightning.run.config import compose
+from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.run.train import train
 
 TINY = IMAGE_TINY
 

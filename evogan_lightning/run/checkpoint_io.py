@@ -1,6 +1,6 @@
 """Reading a run's checkpoint file, with one clear error for each way it can be unusable: missing, a folder,
 empty, cut short (an interrupted copy or save), damaged, or not a checkpoint at all (another file passed by
-mistake). The one reader of ``sample.load_module`` (sample, evaluate, study) and of resuming a run."""
+mistake). The one reader of ``tools.cli_common.load_module`` (sample, evaluate, study) and of resuming a run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .algos.base import CHECKPOINT_KEY, upgrade_checkpoint
+from ..algos.base import CHECKPOINT_KEY, upgrade_checkpoint
 from .errors import ConfigError
 
 FIX = "pass a checkpoints/last.ckpt written by a run"

@@ -18,8 +18,9 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from .algos import get_algorithm
-from .algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
+from ..algos import get_algorithm
+from ..algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
+from ..data.datamodule import GANDataModule
 from .checkpoint_io import read_checkpoint
 from .checks import check_matmul_precision, check_seed
 from .console import (
@@ -29,7 +30,6 @@ from .console import (
     stop_on_signals,
     tidy_lightning_logging,
 )
-from .data.datamodule import GANDataModule
 from .errors import ConfigError, DivergedError, StoppedByUser
 from .memory import check_generation_memory
 from .resume import resume_config, typed_overrides
@@ -117,7 +117,7 @@ def build_module(cfg: dict[str, Any], data_info: dict[str, Any]) -> EvoGANModule
 def end_of_run_metrics(module: EvoGANModule) -> dict[str, Any]:
     """Metrics of a trained module that need no extra models: training stats and toy mode metrics (with
     their protocol, the same as the training curve's and ``evaluate``'s)."""
-    from .metrics.toy import TOY_EVAL_SAMPLES, evaluate_toy, toy_protocol
+    from ..metrics.toy import TOY_EVAL_SAMPLES, evaluate_toy, toy_protocol
 
     metrics: dict[str, Any] = dict(module.final_metrics())
     if module.data_info["kind"] == "toy":
@@ -239,7 +239,7 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
     loggers = instantiate_group(cfg.get("logger"), job)
     callbacks = instantiate_group(cfg.get("callbacks"))
     if trainer_kwargs.get("enable_progress_bar", True):
-        from .callbacks.progress import GenerationProgressBar
+        from ..callbacks.progress import GenerationProgressBar
 
         callbacks.append(GenerationProgressBar())
     trainer = L.Trainer(

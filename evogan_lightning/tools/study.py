@@ -1,0 +1,418 @@
+"""``python -m evogan_lightning.study [algos=...] [data=ring8,grid25] [seeds=0,1,2,3,4] [jobs=2] [out=DIR]``
+
+The toy study of the README's "Results": every algorithm (the three single-loss baselines, E-GAN, CE-GAN,
+GAGAN, the stochastic-crossover GAN) on every toy mixture for several seeds, all with the same preset
+(``experiment=toy_fast``: nets, batch, learning rates and generations), then one table of modes covered,
+high-quality share and mode KL as mean +- std over seeds, with generations/s and wall-clock, and one
+figure of the final samples of every algorithm side by side (rows: algorithms, columns: data sets).
+
+Each run is an ordinary training run in ``OUT/<algo>/<data>/seed<k>/`` (its own checkpoint, metrics.json,
+logs and plots); a study that was stopped continues where it left off (finished runs are kept and not
+rerun), and ``report_only=true`` rebuilds the table and figure from the runs on disk. Runs go ``jobs`` at a
+time, each on one CPU thread (two torch processes with several threads each slow each other down).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..run.errors import ConfigError
+
+# The algorithms of the study and the overrides that make each one (on top of the preset).
+STUDY_ALGOS: dict[str, list[str]] = {
+    "gan_minimax": ["algo=gan", "algo.loss=minimax"],
+    "gan_heuristic": ["algo=gan", "algo.loss=heuristic"],
+    "gan_least_squares": ["algo=gan", "algo.loss=least_squares"],
+    "egan": ["algo=egan"],
+    "cegan": ["algo=cegan"],
+    # smaller populations than the algorithms' defaults (10 Ds, 4 x 2 generators), to fit the study in about
+    # an hour on two CPU cores; the README says so next to the numbers
+    "gagan": ["algo=gagan", "algo.num_discriminators=4"],
+    "scgan": ["algo=scgan", "algo.population_size=2"],
+}
+# Opt-in variants (algos=NAME): the readings and fixes the README's "Results" compares against the defaults.
+STUDY_VARIANTS: dict[str, list[str]] = {
+    # CE-GAN's crossover step (the toy default is line_search): the paper's single Adam step, and the old toy
+    # default before 2026-12-05 (three mutations, Adam step), and CE-GAN without its crossover children
+    "cegan_adam_step": ["algo=cegan", "algo.distill_step=adam"],
+    "cegan_three_losses_adam": [
+        "algo=cegan",
+        "algo.mutations=[minimax,heuristic,least_squares]",
+        "algo.distill_step=adam",
+    ],
+    "cegan_distill_mean": ["algo=cegan", "algo.distill_reduction=mean"],  # the reference code's MSE
+    "gagan_p10": ["algo=gagan"],  # the default 10 discriminators
+    # a GA step every 50 generations, offspring keep parent 1's Adam state: the Ds learn between GA steps
+    "gagan_ga50": [
+        "algo=gagan",
+        "algo.num_discriminators=4",
+        "algo.ga_every=50",
+        "algo.optimizer_after_ga=inherit",
+    ],
+    "cegan_worse": ["algo=cegan", "algo.crossover_start=worse"],  # PDERL: start from the worse parent
+    # each parent teaches half of the rows, without asking D
+    "cegan_split_teacher": ["algo=cegan", "algo.crossover_teacher=split"],
+    "cegan_no_crossover": ["algo=cegan", "algo.n_c=0"],  # CE-GAN without its crossover children
+    # E-GAN with the paper's three mutations (the toy default has two): least squares on the logit (the
+    # reference code, the toy default before 2026-12-03) or on D's probability (the paper's Eq. 5)
+    "egan_three_losses": ["algo=egan", "algo.mutations=[minimax,heuristic,least_squares]"],
+    "egan_ls_prob": [
+        "algo=egan",
+        "algo.mutations=[minimax,heuristic,least_squares]",
+        "algo.least_squares_on=prob",
+    ],
+    "scgan_egan": [
+        "algo=scgan",
+        "algo.population_size=2",
+        "algo.mutations=[minimax,heuristic,least_squares]",
+        "algo.offspring_per_parent=3",
+        "algo.fitness=egan",
+    ],
+}
+ALL_ALGOS = {**STUDY_ALGOS, **STUDY_VARIANTS}
+TOY_DATA = ("ring8", "grid25")
+METRICS = ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl")
+USAGE = (
+    "usage: python -m evogan_lightning.study [algos=gan_minimax,...,scgan (or a variant: "
+    + ",".join(STUDY_VARIANTS)
+    + ")] [data=ring8,grid25] "
+    "[seeds=0,1,2,3,4] [preset=toy_fast] [generations=N] [jobs=2] [out=studies/toy] "
+    "[extra='key=value ...'] [report_only=false]\n"
+    "extra: overrides for every run (algo.KEY only where that algorithm has the option)"
+)
+
+
+@dataclass
+class Run:
+    """One training run of the study."""
+
+    algo: str
+    data: str
+    seed: int
+    dir: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+    returncode: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return (self.dir / "metrics.json").is_file()
+
+    def load(self) -> None:
+        self.metrics = json.loads((self.dir / "metrics.json").read_text()) if self.done else {}
+
+
+def split_list(value: Any) -> list[str]:
+    """``"a,b"`` (or a list from the command line) -> ``["a", "b"]``."""
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [s for s in str(value).replace(" ", "").split(",") if s]
+
+
+def plan(algos: Sequence[str], data: Sequence[str], seeds: Sequence[int], out: Path) -> list[Run]:
+    """The runs of a study, checked before anything starts (unknown names fail with the valid ones)."""
+    unknown = [a for a in algos if a not in ALL_ALGOS]
+    if unknown:
+        raise ConfigError(f"unknown study algorithm(s) {unknown}; choose from {list(ALL_ALGOS)}")
+    not_toy = [d for d in data if d not in TOY_DATA]
+    if not_toy:
+        raise ConfigError(
+            f"the study scores toy mixtures only (modes covered, high-quality share, mode KL), got data "
+            f"{not_toy}; choose from {list(TOY_DATA)}. For images, sweep with Hydra and score FID instead: "
+            "python -m evogan_lightning -m algo=gan,cegan data=... seed=0,1,2 'callbacks=[default,fid]' "
+            "(or classifier_fid), then python -m evogan_lightning.summarize multirun/<date>/<time> metric=val/fid"
+        )
+    if not seeds:
+        raise ConfigError("seeds is empty; give at least one, e.g. seeds=0,1,2,3,4")
+    return [Run(a, d, s, out / a / d / f"seed{s}") for a in algos for d in data for s in seeds]
+
+
+def applicable(algo: str, extra: Sequence[str]) -> list[str]:
+    """The ``extra`` overrides that apply to study algorithm ``algo``: an ``algo.KEY=...`` override only
+    where that algorithm has the option (``algo.eval_batch_size`` is not a baseline GAN option)."""
+    from ..algos.base import algo_options
+
+    name = next(o.split("=", 1)[1] for o in ALL_ALGOS[algo] if o.startswith("algo="))
+    known = algo_options(name)
+    keep = []
+    for item in extra:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if key.startswith("algo.") and key.split(".")[1] not in known:
+            continue
+        keep.append(item)
+    return keep
+
+
+def command(run: Run, preset: str, generations: int | None, extra: Sequence[str]) -> list[str]:
+    """The training command of one run (an ordinary ``python -m evogan_lightning`` call); ``extra``
+    overrides go to every run that has them (``applicable``)."""
+    cmd = [sys.executable, "-m", "evogan_lightning", f"experiment={preset}", *ALL_ALGOS[run.algo]]
+    cmd += [f"data={run.data}", f"seed={run.seed}", f"hydra.run.dir={run.dir}"]
+    if generations is not None:
+        cmd.append(f"generations={generations}")
+    return cmd + applicable(run.algo, extra)
+
+
+def _fmt_time(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def execute(runs: Sequence[Run], commands: Sequence[list[str]], jobs: int) -> None:
+    """Run the commands ``jobs`` at a time (one CPU thread each when parallel), printing one line per finished
+    run with its numbers and the time left. A failed run is reported and the others go on."""
+    env = dict(os.environ)
+    if jobs > 1:
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    pending = list(zip(runs, commands))
+    active: list[tuple[Run, subprocess.Popen, Any, float]] = []
+    started, finished, total = time.time(), 0, len(pending)
+    while pending or active:
+        while pending and len(active) < jobs:
+            run, cmd = pending.pop(0)
+            if run.dir.exists():  # a run interrupted with the study: start it afresh (no mixed logs)
+                shutil.rmtree(run.dir)
+            run.dir.mkdir(parents=True, exist_ok=True)
+            log = open(run.dir / "study.log", "w")  # noqa: SIM115 (closed when the run ends)
+            log.write(shlex.join(cmd) + "\n")
+            log.flush()
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            active.append((run, proc, log, time.time()))
+        time.sleep(0.2)
+        for item in list(active):
+            run, proc, log, t0 = item
+            if proc.poll() is None:
+                continue
+            active.remove(item)
+            log.close()
+            run.returncode = proc.returncode
+            run.load()
+            finished += 1
+            elapsed = time.time() - started
+            eta = elapsed / finished * (total - finished)
+            if run.done:
+                m = run.metrics
+                what = (
+                    f"{m['toy/modes_covered']:.0f}/{m['toy/num_modes']:.0f} modes, "
+                    f"{100 * m['toy/high_quality_share']:.0f}% high quality"
+                )
+            else:
+                what = f"FAILED (exit {proc.returncode}; see {run.dir / 'study.log'})"
+            print(
+                f"[{finished}/{total}] {run.algo} {run.data} seed {run.seed}: {what}, "
+                f"{_fmt_time(time.time() - t0)} (left: ~{_fmt_time(eta)})",
+                flush=True,
+            )
+
+
+# ------------------------------------------------------------------------------------------ the report
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value; NaN for none)."""
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return math.nan, math.nan
+    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
+
+
+def aggregate(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """One row per (algorithm, data set): mean and std over seeds of every metric, generations/s and
+    wall-clock; ``seeds`` counts the finished runs and ``missing`` the others (failed or not run yet)."""
+    rows = []
+    keys = list(dict.fromkeys((r.algo, r.data) for r in runs))
+    for algo, data in keys:
+        group = [r for r in runs if (r.algo, r.data) == (algo, data)]
+        ok = [r for r in group if r.done]
+        row: dict[str, Any] = {"algo": algo, "data": data, "seeds": len(ok), "missing": len(group) - len(ok)}
+        for name in METRICS:
+            row[name], row[name + "_std"] = mean_std([r.metrics.get(name) for r in ok])
+        row["toy/num_modes"] = ok[0].metrics.get("toy/num_modes", math.nan) if ok else math.nan
+        seconds = [float(r.metrics.get("train_seconds", math.nan)) for r in ok]
+        rates = [float(r.metrics.get("generation", 0)) / s for r, s in zip(ok, seconds) if s > 0]
+        row["generations"] = ok[0].metrics.get("generation") if ok else None
+        row["generations_per_s"], _ = mean_std(rates)
+        row["train_seconds"], _ = mean_std(seconds)
+        row["per_seed_modes"] = [r.metrics.get("toy/modes_covered") for r in ok]
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The results table (mean +- std over seeds)."""
+    head = (
+        "| algorithm | data | modes covered | high-quality share (%) | mode KL | gen/s | wall-clock (s) | seeds |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for r in rows:
+        if not r["seeds"]:
+            lines.append(f"| {r['algo']} | {r['data']} | - | - | - | - | - | 0 of {r['missing']} |")
+            continue
+        k = r["toy/num_modes"]
+        modes = f"{r['toy/modes_covered']:.1f} +- {r['toy/modes_covered_std']:.1f} / {k:.0f}"
+        hq = f"{100 * r['toy/high_quality_share']:.1f} +- {100 * r['toy/high_quality_share_std']:.1f}"
+        kl = f"{r['toy/mode_kl']:.2f} +- {r['toy/mode_kl_std']:.2f}"
+        seeds = f"{r['seeds']}" + (f" of {r['seeds'] + r['missing']}" if r["missing"] else "")
+        lines.append(
+            f"| {r['algo']} | {r['data']} | {modes} | {hq} | {kl} | {r['generations_per_s']:.0f} | "
+            f"{r['train_seconds']:.0f} | {seeds} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def samples_figure(runs: Sequence[Run], path: Path, num_samples: int = 2000) -> None:
+    """Final samples of every algorithm (rows) on every data set (columns), the first finished seed of each,
+    over the true mode centres; each panel is titled with that run's numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from ..data.toy import TOY_MIXTURES
+    from .cli_common import load_module
+
+    algos = list(dict.fromkeys(r.algo for r in runs))
+    datas = list(dict.fromkeys(r.data for r in runs))
+    fig, axes = plt.subplots(
+        len(algos), len(datas), figsize=(3.2 * len(datas), 3.0 * len(algos)), squeeze=False
+    )
+    for i, algo in enumerate(algos):
+        for j, data in enumerate(datas):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            mixture = TOY_MIXTURES[data]()
+            lim = float(mixture.centers.abs().max()) * 1.35
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            done = [r for r in runs if (r.algo, r.data) == (algo, data) and r.done]
+            ckpt = done[0].dir / "checkpoints" / "last.ckpt" if done else None
+            if ckpt is not None and ckpt.is_file():
+                module = load_module(ckpt)
+                gen = torch.Generator().manual_seed(module.seed + 1)
+                x = module.sample(num_samples, generator=gen).numpy()
+                ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.4, color="tab:red", rasterized=True)
+                m = done[0].metrics
+                ax.set_title(
+                    f"{m['toy/modes_covered']:.0f}/{m['toy/num_modes']:.0f} modes, "
+                    f"{100 * m['toy/high_quality_share']:.0f}% HQ (seed {done[0].seed})",
+                    fontsize=8,
+                )
+            else:
+                ax.text(0.5, 0.5, "no run", ha="center", va="center", transform=ax.transAxes)
+            c = mixture.centers.numpy()
+            ax.scatter(c[:, 0], c[:, 1], s=12, marker="x", color="black", linewidths=0.8)
+            if j == 0:
+                ax.set_ylabel(algo, fontsize=10)
+            if i == 0:
+                ax.set_xlabel(data, fontsize=10)
+                ax.xaxis.set_label_position("top")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(runs: Sequence[Run], out: Path, header: str) -> str:
+    """Write results.md / results.csv / results.json and samples.png into ``out``; return the table."""
+    for r in runs:
+        r.load()
+    rows = aggregate(runs)
+    table = markdown(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(header + "\n\n" + table)
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "runs": [
+                    {"algo": r.algo, "data": r.data, "seed": r.seed, "dir": str(r.dir), **r.metrics}
+                    for r in runs
+                    if r.done
+                ],
+            },
+            indent=2,
+            default=str,
+        )
+    )
+    cols = [k for k in rows[0] if k != "per_seed_modes"] if rows else []
+    csv_lines = [",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]
+    (out / "results.csv").write_text("\n".join(csv_lines) + "\n")
+    if any(r.done for r in runs):
+        samples_figure(runs, out / "samples.png")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .cli_common import parse_args
+
+    argv = sys.argv[1:] if argv is None else argv
+    defaults: dict[str, Any] = {
+        "algos": ",".join(STUDY_ALGOS),
+        "data": ",".join(TOY_DATA),
+        "seeds": "0,1,2,3,4",
+        "preset": "toy_fast",
+        "generations": None,
+        "jobs": 2,
+        "out": "studies/toy",
+        "extra": "",
+        "report_only": False,
+    }
+    try:
+        args = parse_args(argv, defaults, USAGE)
+        try:
+            seeds = [int(s) for s in split_list(args["seeds"])]
+        except ValueError as err:
+            raise ConfigError(
+                f"seeds must be whole numbers separated by commas, got {args['seeds']!r}"
+            ) from err
+        jobs = int(args["jobs"])
+        if jobs < 1:
+            raise ConfigError(f"jobs must be >= 1, got {jobs}")
+        generations = args["generations"]
+        if generations is not None and not (isinstance(generations, int) and generations >= 1):
+            raise ConfigError(f"generations must be a whole number >= 1, got {generations!r}")
+        out = Path(str(args["out"]))
+        runs = plan(split_list(args["algos"]), split_list(args["data"]), seeds, out)
+        extra = shlex.split(str(args["extra"] or ""))
+    except ConfigError as err:
+        print(f"evogan_lightning.study: error: {err}", file=sys.stderr)
+        return 2
+    if not args["report_only"]:
+        todo = [r for r in runs if not r.done]
+        if len(todo) < len(runs):
+            print(
+                f"{len(runs) - len(todo)} of {len(runs)} runs already finished in {out}; running the other {len(todo)}"
+            )
+        print(
+            f"study: {len(todo)} runs, {jobs} at a time, preset experiment={args['preset']} -> {out}",
+            flush=True,
+        )
+        execute(todo, [command(r, str(args["preset"]), generations, extra) for r in todo], jobs)
+    header = (
+        f"Toy study, {time.strftime('%Y-%m-%d')}: `python -m evogan_lightning.study "
+        + " ".join(argv)
+        + f"` (preset experiment={args['preset']}; mean +- std over seeds {','.join(map(str, seeds))})"
+    )
+    table = report(runs, out, header)
+    print(table)
+    print(f"wrote {out / 'results.md'}, results.csv, results.json and samples.png")
+    failed = [r for r in runs if not r.done]
+    if failed:
+        print(f"{len(failed)} run(s) did not finish; rerun the same command to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

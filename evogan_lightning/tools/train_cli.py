@@ -1,0 +1,51 @@
+"""What ``python -m evogan_lightning [overrides]`` does with the composed config: train it (one configuration or
+one job of a sweep) and turn the run's user-facing errors into a message and an exit status. The Hydra
+decorator stays in ``evogan_lightning/__main__.py``, so Hydra's job name (``__main__``, the run's log file)
+is what it always was."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from ..run.errors import ConfigError, DivergedError, StoppedByUser
+
+
+def remove_if_empty(cfg: DictConfig) -> None:
+    """A run rejected before training leaves a folder holding only Hydra's ``.hydra/`` (and the
+    ``config.yaml`` written before a late check): remove it."""
+    try:
+        out = Path(str(cfg.output_dir))
+        if out.is_dir() and {p.name for p in out.iterdir()} <= {
+            ".hydra",
+            "config.yaml",
+            f"{HydraConfig.get().job.name}.log",
+        }:
+            shutil.rmtree(out)
+    except Exception:  # never hide the real error behind a clean-up problem
+        pass
+
+
+def train_or_exit(cfg: DictConfig) -> float | None:
+    """Train ``cfg`` and return its main metric (for Hydra sweepers)."""
+    from ..run.train import train
+
+    try:
+        return train(cfg)
+    except StoppedByUser as stop:  # checkpoint saved; exit like an interrupted program (also ends a sweep)
+        print(stop, file=sys.stderr)
+        sys.exit(stop.exit_code)
+    except (ConfigError, FileNotFoundError, DivergedError) as err:
+        if not isinstance(err, DivergedError):
+            remove_if_empty(cfg)
+        if os.environ.get("EVOGAN_TRACEBACK"):
+            raise
+        kind = "diverged" if isinstance(err, DivergedError) else "error"
+        print(f"evogan_lightning: {kind}: {err}", file=sys.stderr)
+        print("(set EVOGAN_TRACEBACK=1 for the full traceback)", file=sys.stderr)
+        sys.exit(1 if isinstance(err, DivergedError) else 2)
