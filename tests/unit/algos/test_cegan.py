@@ -139,7 +139,7 @@ def test_real_crossover_step_moves_child_towards_teacher(tmp_path, distill_step)
     if distill_step == "line_search":  # the child is closer to its teacher than where it started
         with torch.no_grad():
             after = (pop.member(4)(seen["z"][0]) - seen["t"][0]).pow(2).sum()
-        assert after < loss[0] * (1 if m.a("distill_reduction") == "sum" else seen["t"][0].numel())
+        assert after < loss[0] * (1 if m.hp.distill_reduction == "sum" else seen["t"][0].numel())
     assert torch.isfinite(loss).all() and torch.isfinite(cand.fitness).all() and 0 <= other.item() <= 1
     assert cand.fitness.item() == pytest.approx(cand.logits.mean().item())  # mean logit, fresh noise
 
