@@ -4,7 +4,7 @@ touching the parents, the selection pools, CLI runs (toy, fake images), exact re
 import pytest
 import torch
 from conftest import FAST, read_metrics, run_cli
-from helpers import TINY, Recorder, assert_exact_resume, make_module
+from helpers import THREE, TINY, Recorder, assert_exact_resume, make_module
 
 from evogan_lightning.algos.egan import Candidates
 from evogan_lightning.run.errors import ConfigError
@@ -200,6 +200,7 @@ def test_cli_fake_images(tmp_path):
             "data.channels=1",
             "algo.batch_size=8",
             "algo.eval_batch_size=8",
+            *THREE,  # n_c=2 needs C(mu * n_m, 2) >= 2 pairs: the toy default's two mutations give one
             "algo.n_c=2",
             "algo.gradient_penalty=10",
             "generations=2",
