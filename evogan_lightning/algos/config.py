@@ -14,6 +14,11 @@ config did not name the option, i.e. what a checkpoint written before the option
 never change, or old checkpoints would resume differently (tests/integration/test_old_checkpoint.py). The
 toy defaults of new runs are the values in ``conf/algo/<name>.yaml``, which override these (e.g. CE-GAN:
 ``distill_step`` is ``adam`` here and ``line_search`` in the YAML).
+
+Why ``conf/algo`` has no ``_target_`` (unlike the other groups): the schema registration gives the typed
+config, and the module class follows from ``algo.name`` (``algos.get_algorithm``) and is built with the whole
+module config (nets, data shape, seed), not with the algo options alone; a ``_target_`` key would be a second
+name for the class, stored in every checkpoint's options, which old checkpoints lack.
 """
 
 import difflib
