@@ -6,8 +6,11 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from .algos.config import register_schemas
 from .run.config import config_dir
 from .tools.train_cli import train_or_exit
+
+register_schemas()  # conf/algo/*.yaml compose on the algorithms' typed schemas (Hydra's ConfigStore)
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")

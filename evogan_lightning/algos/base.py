@@ -10,15 +10,11 @@ implements ``generation_step(real)``, which should read like its paper's pseudo-
 from __future__ import annotations
 
 import contextlib
-import difflib
-import functools
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import lightning as L
 import torch
-from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from ..data.stream import stream_seed
@@ -29,6 +25,7 @@ from ..evolution.selection import ALL_DIVERGED
 from ..evolution.tally import OperatorTally
 from ..nets import NetSpec, effective_options, resolve_net
 from ..run.errors import DIVERGENCE_ADVICE, ConfigError, DivergedError
+from .config import AlgoConfig
 
 CHECKPOINT_KEY = "evogan"
 CHECKPOINT_VERSION = 2  # 2: architecture holds the net options with defaults filled in (2026-12-03)
@@ -47,7 +44,6 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
 
 
-LR_SCHEDULES = ("constant", "linear")
 _SHARED_STREAM = 0x5EED  # stream_seed key of the rank-shared decision stream (see shared_rng)
 
 
@@ -59,17 +55,18 @@ def _require(cond: bool, message: str) -> None:
 class EvoGANModule(L.LightningModule):
     """Base of all algorithms. ``cfg`` is the resolved run config as plain containers:
     ``{"algo": {...}, "net": {...}, "data_info": {"name", "shape", "kind"}, "seed": int, "generations": int}``.
+    Its ``algo`` options become ``self.hp``, the algorithm's typed, checked config (``config_class``, from
+    algos/config.py; options a checkpoint lacks take the defaults of the code that wrote it).
     """
 
     algo_name: ClassVar[str] = "base"
-    graph_capturable: ClassVar[bool] = False  # generation_step has no host sync (algo.cuda_graph allowed)
+    config_class: ClassVar[type[AlgoConfig]] = AlgoConfig  # the typed hyper-parameters (``self.hp``)
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         super().__init__()
         self.save_hyperparameters({"cfg": dict(cfg)})
         self.automatic_optimization = False
         self.cfg = dict(cfg)
-        self.algo_cfg: dict[str, Any] = dict(cfg["algo"])
         self.data_info: dict[str, Any] = dict(cfg["data_info"])
         self.shape: tuple[int, ...] = tuple(self.data_info["shape"])
         self.seed = int(cfg.get("seed", 0))
@@ -77,8 +74,7 @@ class EvoGANModule(L.LightningModule):
         self.log_every = int(cfg.get("log_every_n_generations", 10))
         _require(self.max_generations >= 1, f"generations must be >= 1, got {self.max_generations}")
         _require(self.log_every >= 1, f"log_every_n_generations must be >= 1, got {self.log_every}")
-        self.validate_common()
-        self.validate()
+        self.hp = self.config_class.build(cfg["algo"])  # the typed, checked hyper-parameters
         try:
             self.net_spec: NetSpec = resolve_net(cfg["net"], self.shape)
         except (ValueError, TypeError) as err:
@@ -100,67 +96,10 @@ class EvoGANModule(L.LightningModule):
         self.stop_requested = False  # set by Ctrl-C (console.stop_on_interrupt): stop after this generation
         self._last_stats: dict[str, float] = {}
 
-    # ------------------------------------------------------------------ config
-    def a(self, key: str, default: Any = None) -> Any:
-        """Algorithm config value."""
-        return self.algo_cfg.get(key, default)
-
-    def validate_common(self) -> None:
-        """Checks shared by every algorithm (raised before training starts)."""
-        known = algo_options(self.algo_name)
-        unknown = sorted(set(self.algo_cfg) - known)
-        if known and unknown:
-            hints = [
-                f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, 1)) else k
-                for k in unknown
-            ]
-            raise ConfigError(
-                f"unknown algo option(s) for algo={self.algo_name}: {', '.join(hints)}; valid: {sorted(known)}"
-            )
-        for key, default in (("batch_size", None), ("d_steps", None), ("population_size", 1)):
-            v = self.a(key, default)
-            _require(_is_int(v) and v >= 1, f"algo.{key} must be >= 1 (a whole number), got {v!r}")
-        for key in ("lr_g", "lr_d"):
-            v = self.a(key)
-            _require(_is_number(v) and v > 0, f"algo.{key} must be a number > 0, got {v!r}")
-        betas = self.a("betas", (0.5, 0.999))
-        _require(
-            isinstance(betas, (list, tuple))
-            and len(betas) == 2
-            and all(_is_number(b) and 0.0 <= b < 1.0 for b in betas),
-            f"algo.betas must be two numbers in [0, 1), got {betas!r}",
-        )
-        for key in ("gradient_penalty", "r1_penalty"):
-            gp = self.a(key, 0.0)
-            _require(
-                _is_number(gp) and gp >= 0 and math.isfinite(gp),
-                f"algo.{key} must be a number >= 0 (0 = off), got {gp!r}",
-            )
-        schedule = self.a("lr_schedule", "constant")
-        _require(
-            schedule in LR_SCHEDULES,
-            f"unknown algo.lr_schedule {schedule!r}; choose one of {list(LR_SCHEDULES)}",
-        )
-        graph = self.a("cuda_graph", False)
-        _require(isinstance(graph, bool), f"algo.cuda_graph must be true or false, got {graph!r}")
-        _require(
-            not graph or self.graph_capturable,
-            f"algo.cuda_graph=true is not supported by algo={self.algo_name} (its generation makes host-side "
-            "decisions); it is available for gan, egan and cegan. Drop algo.cuda_graph",
-        )
-        _require(
-            not (graph and schedule != "constant"),
-            "algo.cuda_graph=true replays fixed learning rates, so it cannot follow algo.lr_schedule="
-            f"{schedule} (the toy default); add algo.lr_schedule=constant",
-        )
-
-    def validate(self) -> None:
-        """Algorithm-specific checks; override."""
-
     # ------------------------------------------------------------------ construction (override to change)
     def population_layout(self) -> tuple[int, int]:
         """(parents, child slots) of the generator population."""
-        return int(self.a("population_size", 1)), 0
+        return self.hp.population_size, 0
 
     def build_discriminator(self) -> nn.Module:
         return self.net_spec.build_discriminator(self.shape)
@@ -171,24 +110,24 @@ class EvoGANModule(L.LightningModule):
             self.net_spec.generator_factory(self.shape),
             num_parents=parents,
             num_children=children,
-            lr=float(self.a("lr_g")),
-            betas=tuple(self.a("betas", (0.5, 0.999))),
-            independent_init=bool(self.a("independent_init", False)),
+            lr=self.hp.lr_g,
+            betas=tuple(self.hp.betas),
+            independent_init=bool(getattr(self.hp, "independent_init", False)),
         )
 
     def configure_optimizers(self):
         return torch.optim.Adam(
             self.discriminator.parameters(),
-            lr=float(self.a("lr_d")),
-            betas=tuple(self.a("betas", (0.5, 0.999))),
-            capturable=bool(self.a("cuda_graph", False)),  # step count on the device, for graph replay
+            lr=self.hp.lr_d,
+            betas=tuple(self.hp.betas),
+            capturable=self.hp.cuda_graph,  # step count on the device, for graph replay
             foreach=True,  # one multi-tensor op per Adam stage (what CUDA picks by default), also on CPU
         )
 
     @property
     def reals_per_generation(self) -> int:
         """Real samples one generation consumes (the DataModule's batch size). Default: n_D * m."""
-        return int(self.a("d_steps")) * int(self.a("batch_size"))
+        return self.hp.d_steps * self.hp.batch_size
 
     # ------------------------------------------------------------------ randomness
     @property
@@ -254,10 +193,10 @@ class EvoGANModule(L.LightningModule):
         opt = self.optimizers()
         d = self.discriminator
         loss = discriminator_loss(d(real), d(fake.detach()))
-        gp = float(self.a("gradient_penalty", 0.0))
+        gp = self.hp.gradient_penalty
         if gp > 0:
             loss = loss + gp * gradient_penalty(d, real, fake, rng=self.rng)
-        r1 = float(self.a("r1_penalty", 0.0))
+        r1 = self.hp.r1_penalty
         if r1 > 0:
             loss = loss + 0.5 * r1 * r1_penalty(d, real)
         opt.zero_grad(set_to_none=True)
@@ -268,7 +207,7 @@ class EvoGANModule(L.LightningModule):
     def d_steps(self, real: Tensor, fake: Tensor) -> Tensor:
         """n_D discriminator steps on consecutive chunks of ``real`` [n_D*m, ...] and ``fake`` [>= n_D*m, ...].
         Returns the mean D loss."""
-        m, n_d = int(self.a("batch_size")), int(self.a("d_steps"))
+        m, n_d = self.hp.batch_size, self.hp.d_steps
         losses = [self.d_step(real[i * m : (i + 1) * m], fake[i * m : (i + 1) * m]) for i in range(n_d)]
         return torch.stack(losses).mean()
 
@@ -278,7 +217,7 @@ class EvoGANModule(L.LightningModule):
         raise NotImplementedError
 
     def on_fit_start(self) -> None:
-        if self.a("cuda_graph", False):
+        if self.hp.cuda_graph:
             validate_cuda_graph(self)
             self._graph = GraphedGeneration(self)
 
@@ -286,7 +225,7 @@ class EvoGANModule(L.LightningModule):
         """Align the restored optimizer state with this run: ``load_state_dict`` brings back the *saved*
         ``capturable`` flag, so a checkpoint of a graphed GPU run would not resume on a CPU (and an eager
         checkpoint could not be captured). Runs after Lightning restored the optimizers."""
-        capturable = bool(self.a("cuda_graph", False))
+        capturable = self.hp.cuda_graph
         for opt in self.trainer.optimizers:
             for group in opt.param_groups:
                 group["capturable"] = capturable
@@ -299,7 +238,7 @@ class EvoGANModule(L.LightningModule):
         """``algo.lr_schedule=linear``: every learning rate (G population, D optimizer, D population) is its
         configured value times 1 - generation / generations, decaying linearly towards 0 over the run; the
         generation counter is in the checkpoint, so a resumed run continues the same schedule."""
-        if self.a("lr_schedule", "constant") == "constant":
+        if self.hp.lr_schedule == "constant":
             return
         scale = 1.0 - self.generation / self.max_generations
         for m in self.modules():
@@ -539,24 +478,6 @@ def upgrade_checkpoint(checkpoint: dict[str, Any]) -> dict[str, Any]:
             cfg["net"] = {**dict(cfg.get("net") or {}), "name": "mlp", **legacy}
     state["version"] = CHECKPOINT_VERSION
     return checkpoint
-
-
-@functools.cache
-def algo_options(name: str) -> frozenset[str]:
-    """The option names of ``conf/algo/<name>.yaml`` (empty when there is no such file)."""
-    from ..run.config import config_dir
-
-    path = config_dir() / "algo" / f"{name}.yaml"
-    return frozenset(OmegaConf.load(path).keys()) if path.is_file() else frozenset()
-
-
-def _is_int(value: Any) -> bool:
-    """A whole number from the config (not a bool, a float or a string such as ``abc``)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_architecture(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:

@@ -31,76 +31,33 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..evolution.crossover import (
-    CROSSOVER_START,
-    CROSSOVER_TEACHERS,
-    DISTILL_REDUCTIONS,
-    DISTILL_STEPS,
-    max_crossover_children,
     other_parent_share,
     p_teaches,
     rank_pairs,
     start_parent,
     teacher_samples,
 )
-from ..run.errors import ConfigError
+from .config import CEGANConfig
 from .egan import EGAN, Candidates
-
-FITNESS = ("cegan", "egan")
-SELECTION = ("comprehensive", "children_only", "with_parents")
-CROSSOVER_OPTIMIZER = ("inherit", "reset")
 
 
 class CEGAN(EGAN):
     """CE-GAN: ``n_c`` crossover children per generation, logit fitness, comprehensive selection."""
 
     algo_name = "cegan"
-    default_fitness = "cegan"
-
-    def validate(self) -> None:
-        super().validate()
-        fitness = self.a("fitness", "cegan")
-        if fitness not in FITNESS:
-            raise ConfigError(f"unknown algo.fitness {fitness!r}; choose one of {list(FITNESS)}")
-        selection = self.a("selection", "comprehensive")
-        if selection not in SELECTION:
-            raise ConfigError(f"unknown algo.selection {selection!r}; choose one of {list(SELECTION)}")
-        for key, choices, default in (
-            ("distill_reduction", DISTILL_REDUCTIONS, "mean"),
-            ("crossover_start", CROSSOVER_START, "fitter"),
-            ("crossover_optimizer", CROSSOVER_OPTIMIZER, "inherit"),
-            ("crossover_teacher", CROSSOVER_TEACHERS, "filtered"),
-            ("distill_step", DISTILL_STEPS, "adam"),
-        ):
-            value = self.a(key, default)
-            if value not in choices:
-                raise ConfigError(f"unknown algo.{key} {value!r}; choose one of {list(choices)}")
-        n_c = self.a("n_c", 1)
-        limit = max_crossover_children(self.num_mutants)
-        if not isinstance(n_c, int) or isinstance(n_c, bool) or n_c < 0:
-            raise ConfigError(
-                f"algo.n_c (crossover children per generation) must be an integer >= 0, got {n_c!r}"
-            )
-        if n_c > limit:
-            raise ConfigError(
-                f"algo.n_c={n_c} exceeds the number of mutant pairs: at most C(population_size * "
-                f"n_mutations, 2) = C({self.num_mutants}, 2) = {limit} crossover children; set algo.n_c <= {limit}"
-            )
-        if selection == "children_only" and n_c < self.mu:
-            raise ConfigError(
-                f"algo.selection=children_only keeps only crossover children, so algo.n_c must be >= "
-                f"population_size = {self.mu}, got n_c={n_c}"
-            )
+    config_class = CEGANConfig
+    hp: CEGANConfig
 
     @property
     def n_c(self) -> int:
-        return int(self.a("n_c", 1))
+        return self.hp.n_c
 
     def population_layout(self) -> tuple[int, int]:
         return self.mu, self.num_mutants + self.n_c
 
     def mutation_noise(self) -> Tensor:
         """CE-GAN: one z batch (m) per parent, shared by its n_m mutations: [mu * n_m, m, latent]."""
-        m, n_m = int(self.a("batch_size")), len(self.mutation_names)
+        m, n_m = self.hp.batch_size, len(self.mutation_names)
         z = self.make_noise(self.mu * m).view(self.mu, 1, m, -1)
         return z.expand(self.mu, n_m, m, z.shape[-1]).reshape(self.num_mutants, m, -1)
 
@@ -112,19 +69,17 @@ class CEGAN(EGAN):
         Returns (candidates, distillation losses [n_c], share of rows taught by the other parent)."""
         pop, n_c = self.generators, self.n_c
         pairs = rank_pairs(mutants.fitness, n_c)  # [n_c, 2]
-        start = start_parent(pairs, mutants.fitness, self.a("crossover_start", "fitter"))  # [n_c] mutants
+        start = start_parent(pairs, mutants.fitness, self.hp.crossover_start)  # [n_c] mutants
         rows = self.rows(self.num_mutants, n_c)
         pop.copy_slots(rows, mutants.slots[start])  # weights AND Adam state of the start parent
-        if self.a("crossover_optimizer", "inherit") == "reset":
+        if self.hp.crossover_optimizer == "reset":
             pop.reset_adam(rows)  # the step is then pure distillation, no inherited momentum
         p, q = pairs[:, 0], pairs[:, 1]
         d_p, d_q = mutants.logits[p], mutants.logits[q]  # [n_c, n]
-        p_rows = p_teaches(d_p, d_q, self.a("crossover_teacher", "filtered"))  # [n_c, n]
+        p_rows = p_teaches(d_p, d_q, self.hp.crossover_teacher)  # [n_c, n]
         teacher = teacher_samples(mutants.samples[p], mutants.samples[q], p_rows)
         z = z_shared.expand(n_c, *z_shared.shape)
-        loss = self.backend.distill(
-            rows, z, teacher, self.a("distill_reduction", "mean"), self.a("distill_step", "adam")
-        )
+        loss = self.backend.distill(rows, z, teacher, self.hp.distill_reduction, self.hp.distill_step)
         cand = self.evaluate(rows, self.evaluation_noise(n_c), ["crossover"] * n_c, real_grad)
         return cand, loss, other_parent_share(pairs, start, p_rows)
 
@@ -132,7 +87,7 @@ class CEGAN(EGAN):
         real_d, real_fit = self.split_real(real)
         real_grad = self.real_gradient(real_fit)  # None for the logit fitness
         g_loss = self.mutate()  # variation: mu * n_m mutants (one z per parent)
-        z_shared = self.make_noise(int(self.a("eval_batch_size", 256)))  # shared by all mutants
+        z_shared = self.make_noise(self.hp.eval_batch_size)  # shared by all mutants
         k = self.num_mutants
         mutants = self.evaluate(
             self.rows(0, k), z_shared.expand(k, *z_shared.shape), self.mutation_names * self.mu, real_grad
@@ -144,7 +99,7 @@ class CEGAN(EGAN):
             parts.append(children)
             stats["loss/crossover"] = x_loss.mean()
             stats["crossover/other_parent_share"] = other
-        selection = self.a("selection", "comprehensive")
+        selection = self.hp.selection
         if selection == "children_only":
             parts = parts[1:]
         elif selection == "with_parents":

@@ -17,19 +17,19 @@ The per-child work runs through ``algo.backend`` (engine/backend.py).
 
 from __future__ import annotations
 
-import math
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ..engine.backend import BACKENDS, make_backend
+from ..engine.backend import make_backend
 from ..evolution.fitness import combined_fitness, logit_fitness, quality_fitness, real_loss_grad
-from ..evolution.losses import GENERATOR_LOSSES, generator_loss
+from ..evolution.losses import generator_loss
 from ..evolution.selection import replace_parents, top_mu, valid_fitness
-from ..run.errors import ConfigError
-from ..run.memory import check_eval_batch_size
 from .base import EvoGANModule
+from .config import EGANConfig
 
 
 @dataclass
@@ -72,51 +72,22 @@ class EGAN(EvoGANModule):
     """E-GAN with ``algo.mutations`` (n_m losses), ``population_size`` (mu) and fitness F_q + gamma F_d."""
 
     algo_name = "egan"
-    default_fitness = "egan"
-    graph_capturable = True
+    config_class: type[EGANConfig] = EGANConfig
+    hp: EGANConfig
 
     # ------------------------------------------------------------------ config
-    def validate(self) -> None:
-        muts = self.a("mutations", ["minimax", "heuristic", "least_squares"])
-        if not isinstance(muts, list | tuple) or not muts:
-            raise ConfigError(
-                f"algo.mutations must be a non-empty list of {sorted(GENERATOR_LOSSES)}, got {muts!r}"
-            )
-        unknown = [m for m in muts if m not in GENERATOR_LOSSES]
-        if unknown:
-            raise ConfigError(f"unknown algo.mutations {unknown}; choose from {sorted(GENERATOR_LOSSES)}")
-        if len(set(muts)) != len(muts):
-            raise ConfigError(f"algo.mutations lists a loss twice: {list(muts)}; give each loss once")
-        on = self.a("least_squares_on", "logit")
-        if on not in ("logit", "prob"):
-            raise ConfigError(f"algo.least_squares_on must be 'logit' or 'prob', got {on!r}")
-        gamma = self.a("gamma", 0.01)
-        if not isinstance(gamma, int | float) or not (math.isfinite(gamma) and gamma >= 0):
-            raise ConfigError(
-                f"algo.gamma (the diversity weight of the fitness) must be finite and >= 0, got {gamma!r}"
-            )
-        n = self.a("eval_batch_size", 256)
-        if not isinstance(n, int) or isinstance(n, bool) or n < 2:
-            raise ConfigError(
-                f"algo.eval_batch_size (n, fitness samples per child) must be an integer >= 2, got {n!r}"
-            )
-        check_eval_batch_size(n)
-        backend = self.a("backend", "auto")
-        if backend not in BACKENDS:
-            raise ConfigError(f"unknown algo.backend {backend!r}; choose one of {list(BACKENDS)}")
-        mu = int(self.a("population_size", 1))
-        need = int(self.a("d_steps")) * int(self.a("batch_size"))
-        if mu * n < need:
-            raise ConfigError(
-                f"the D steps need d_steps * batch_size = {need} fake samples but the survivors' evaluation "
-                f"samples are only population_size * eval_batch_size = {mu * n}; raise algo.eval_batch_size"
-            )
-        self.mutation_names: list[str] = list(muts)
-        self.mutation_losses = [generator_loss(name, on) for name in muts]
+    @property
+    def mutation_names(self) -> list[str]:
+        """The n_m generator losses (``algo.mutations``), in order."""
+        return list(self.hp.mutations)
+
+    @functools.cached_property
+    def mutation_losses(self) -> list[Callable[[Tensor], Tensor]]:
+        return [generator_loss(name, self.hp.least_squares_on) for name in self.hp.mutations]
 
     @property
     def mu(self) -> int:
-        return int(self.a("population_size", 1))
+        return self.hp.population_size
 
     @property
     def num_mutants(self) -> int:
@@ -125,7 +96,7 @@ class EGAN(EvoGANModule):
 
     @property
     def fitness_kind(self) -> str:
-        return str(self.a("fitness", self.default_fitness))
+        return self.hp.fitness
 
     def population_layout(self) -> tuple[int, int]:
         return self.mu, self.num_mutants
@@ -133,12 +104,12 @@ class EGAN(EvoGANModule):
     @property
     def reals_per_generation(self) -> int:
         """n_D * m reals for the D steps, plus n for F_d (the same n reals for every child)."""
-        extra = int(self.a("eval_batch_size", 256)) if self.fitness_kind == "egan" else 0
-        return int(self.a("d_steps")) * int(self.a("batch_size")) + extra
+        extra = self.hp.eval_batch_size if self.fitness_kind == "egan" else 0
+        return self.hp.d_steps * self.hp.batch_size + extra
 
     def build_generators(self):
         pop = super().build_generators()
-        if self.a("backend", "auto") == "batched":
+        if self.hp.backend == "batched":
             make_backend("batched", pop, self.discriminator)  # fails before training if nets can't be vmapped
         return pop
 
@@ -149,7 +120,7 @@ class EGAN(EvoGANModule):
     @property
     def backend(self):
         if getattr(self, "_backend", None) is None:
-            self._backend = make_backend(str(self.a("backend", "auto")), self.generators, self.discriminator)
+            self._backend = make_backend(self.hp.backend, self.generators, self.discriminator)
         return self._backend
 
     # ------------------------------------------------------------------ the steps of a generation
@@ -160,12 +131,12 @@ class EGAN(EvoGANModule):
 
     def mutation_noise(self) -> Tensor:
         """E-GAN: fresh noise for every child, [mu * n_m, m, latent]."""
-        m = int(self.a("batch_size"))
+        m = self.hp.batch_size
         return self.make_noise(self.num_mutants * m).view(self.num_mutants, m, -1)
 
     def evaluation_noise(self, k: int) -> Tensor:
         """E-GAN: n fresh noise vectors for each of ``k`` children, [k, n, latent]."""
-        n = int(self.a("eval_batch_size", 256))
+        n = self.hp.eval_batch_size
         return self.make_noise(k * n).view(k, n, -1)
 
     def mutate(self) -> Tensor:
@@ -186,7 +157,7 @@ class EGAN(EvoGANModule):
         if real_grad is not None:
             samples, logits, f_d = self.backend.evaluate_egan(rows, z, real_grad)
             f_q, f_d = reduce(quality_fitness(logits)), reduce(f_d)
-            f = combined_fitness(f_q, f_d, float(self.a("gamma", 0.01)))
+            f = combined_fitness(f_q, f_d, self.hp.gamma)
             return Candidates(slots, operators, f, f_q, f_d, samples, logits)
         samples, logits = self.backend.evaluate_logits(rows, z)
         return Candidates(
@@ -218,12 +189,12 @@ class EGAN(EvoGANModule):
         """n_D D steps; fakes = the survivors' evaluation samples, shuffled with the run's RNG, first n_D * m."""
         fake = cand.samples[top].flatten(0, 1)
         order = torch.randperm(fake.shape[0], generator=self.rng, device=self.rng.device)
-        need = int(self.a("d_steps")) * int(self.a("batch_size"))
+        need = self.hp.d_steps * self.hp.batch_size
         return self.d_steps(real_d, fake[order[:need].to(fake.device)])
 
     def split_real(self, real: Tensor) -> tuple[Tensor, Tensor]:
         """(reals for the D steps [n_D * m], reals for the fitness [n or 0])."""
-        need = int(self.a("d_steps")) * int(self.a("batch_size"))
+        need = self.hp.d_steps * self.hp.batch_size
         return real[:need], real[need:]
 
     def stats(self, cand: Candidates, top: Tensor, g_loss: Tensor, d_loss: Tensor) -> dict[str, Tensor]:

@@ -17,7 +17,6 @@ buffers are in ``buffers_flat`` and are not genes.
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Any
 
 import torch
@@ -27,82 +26,20 @@ from torch import Tensor
 from ..engine.population import Population
 from ..evolution import genetic
 from ..evolution.losses import gradient_penalty, heuristic_loss, r1_penalty
-from ..run.errors import ConfigError
 from .base import EvoGANModule, frozen
-
-GENERATOR_TARGETS = ("best", "ensemble")
-
-
-def _fail(message: str) -> None:
-    raise ConfigError(message)
+from .config import GAGANConfig
 
 
 class GAGAN(EvoGANModule):
     """P discriminators evolved by a GA every ``ga_every`` iterations; one generator by backprop."""
 
     algo_name = "gagan"
-
-    # ------------------------------------------------------------------ config
-    def validate(self) -> None:
-        a = self.a
-        p = a("num_discriminators", 10)
-        if not isinstance(p, int) or isinstance(p, bool) or p < 2:
-            _fail(f"algo.num_discriminators must be an integer >= 2 (a GA needs a population), got {p!r}")
-        k = a("ga_every", 2)
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            _fail(f"algo.ga_every must be an integer >= 1 (iterations between GA steps), got {k!r}")
-        frac = float(a("elite_fraction", 0.3))
-        if not 0.0 < frac < 1.0:
-            _fail(f"algo.elite_fraction must be in (0, 1) (share of Ds kept unchanged), got {frac}")
-        choices = {
-            "parent_selection": genetic.PARENT_SELECTIONS,
-            "crossover": genetic.CROSSOVER_MODES,
-            "fitness": genetic.FITNESS_KINDS,
-            "optimizer_after_ga": genetic.OPTIMIZER_AFTER_GA,
-            "generator_target": GENERATOR_TARGETS,
-            "mutation_scope": genetic.MUTATION_SCOPES,
-        }
-        defaults = {
-            "parent_selection": "uniform",
-            "crossover": "per_tensor",
-            "fitness": "paper",
-            "optimizer_after_ga": "reset",
-            "generator_target": "best",
-            "mutation_scope": "weights",
-        }
-        for key, valid in choices.items():
-            v = a(key, defaults[key])
-            if v not in valid:
-                _fail(f"unknown algo.{key} {v!r}; choose one of {list(valid)}")
-        t = a("tournament_size", 3)
-        if not isinstance(t, int) or isinstance(t, bool) or t < 1:
-            _fail(f"algo.tournament_size must be an integer >= 1, got {t!r}")
-        rate = float(a("mutation_rate", 0.05))
-        if not 0.0 <= rate <= 1.0:
-            _fail(f"algo.mutation_rate must be in [0, 1] (probability per weight), got {rate}")
-        std = float(a("mutation_std", 0.05))
-        if not (std >= 0 and math.isfinite(std)):
-            _fail(f"algo.mutation_std must be >= 0, got {std}")
-        clip = a("g_grad_clip")
-        if clip is not None and not float(clip) >= 0:
-            _fail(f"algo.g_grad_clip must be null/0 (off) or a max norm > 0, got {clip}")
-        smooth = a("label_smoothing")
-        if smooth is not None and not 0.0 < float(smooth) <= 1.0:
-            _fail(
-                f"algo.label_smoothing must be null/1.0 (off) or a real-label target in (0, 1), got {smooth}"
-            )
-        noise = float(a("input_noise", 0.0) or 0.0)
-        if not (noise >= 0 and math.isfinite(noise)):
-            _fail(f"algo.input_noise must be >= 0 (std of noise added to D inputs, 0 = off), got {noise}")
-        if int(a("population_size", 1)) != 1:
-            _fail(
-                "algo=gagan trains one generator; set algo.population_size=1 "
-                "(the D population size is algo.num_discriminators)"
-            )
+    config_class = GAGANConfig
+    hp: GAGANConfig
 
     @property
     def num_discriminators(self) -> int:
-        return int(self.a("num_discriminators", 10))
+        return self.hp.num_discriminators
 
     # ------------------------------------------------------------------ construction
     def build_discriminator(self) -> Population:
@@ -111,9 +48,9 @@ class GAGAN(EvoGANModule):
             lambda: self.net_spec.build_discriminator(self.shape),
             num_parents=self.num_discriminators,
             num_children=0,
-            lr=float(self.a("lr_d")),
-            betas=tuple(self.a("betas", (0.5, 0.999))),
-            independent_init=bool(self.a("independent_init_d", True)),
+            lr=self.hp.lr_d,
+            betas=tuple(self.hp.betas),
+            independent_init=self.hp.independent_init_d,
         )
 
     def __init__(self, cfg) -> None:
@@ -128,7 +65,7 @@ class GAGAN(EvoGANModule):
 
     @property
     def elite_fraction(self) -> float:
-        return float(self.a("elite_fraction", 0.3))
+        return self.hp.elite_fraction
 
     def configure_optimizers(self) -> list:
         """No Lightning optimizer: every D and the generator keep their Adam state in their Population rows.
@@ -141,21 +78,21 @@ class GAGAN(EvoGANModule):
     # ------------------------------------------------------------------ helpers
     def _noisy(self, x: Tensor) -> Tensor:
         """Instance noise on D inputs: x + N(0, sigma^2) (off at sigma = 0)."""
-        sigma = float(self.a("input_noise", 0.0) or 0.0)
+        sigma = self.hp.input_noise or 0.0
         if sigma <= 0:
             return x
         return x + sigma * torch.randn(x.shape, generator=self.rng, device=x.device, dtype=x.dtype)
 
     def _real_target(self) -> float:
-        smooth = self.a("label_smoothing")
-        return 1.0 if smooth is None else float(smooth)
+        smooth = self.hp.label_smoothing
+        return 1.0 if smooth is None else smooth
 
     def d_step(self, real: Tensor, fake: Tensor) -> Tensor:
         """Every D takes one Adam step on BCE(D(real), t) + BCE(D(fake), 0) (t = 0.9 with one-sided label
         smoothing, else 1) on the same batch; one backward and one fused update for all P.
         Returns the per-D losses [P] (detached)."""
         ds, t = self.discriminator, self._real_target()
-        gp, r1 = float(self.a("gradient_penalty", 0.0)), float(self.a("r1_penalty", 0.0))
+        gp, r1 = self.hp.gradient_penalty, self.hp.r1_penalty
         real, fake = self._noisy(real), self._noisy(fake.detach())
         losses = []
         for i in range(ds.num_parents):
@@ -174,7 +111,7 @@ class GAGAN(EvoGANModule):
         return losses_t.detach()
 
     def d_steps(self, real: Tensor, fake: Tensor) -> Tensor:
-        m, n_d = int(self.a("batch_size")), int(self.a("d_steps"))
+        m, n_d = self.hp.batch_size, self.hp.d_steps
         losses = [self.d_step(real[i * m : (i + 1) * m], fake[i * m : (i + 1) * m]) for i in range(n_d)]
         return torch.stack(losses).mean(0)
 
@@ -184,23 +121,23 @@ class GAGAN(EvoGANModule):
         ds = self.discriminator
         r = torch.stack([ds.member(i)(real) for i in range(ds.num_parents)])
         f = torch.stack([ds.member(i)(fake) for i in range(ds.num_parents)])
-        fitness = genetic.gagan_fitness(r, f, str(self.a("fitness", "paper")))
+        fitness = genetic.gagan_fitness(r, f, self.hp.fitness)
         return self.mean_over_ranks(fitness)  # every rank ranks the Ds alike (same elites, same G target)
 
     def ga_step(self, fitness: Tensor) -> dict[str, Tensor]:
         """Elitism, parent choice, crossover, mutation and the optimizer-state rule on the D population."""
-        a = self.a
+        hp = self.hp
         step = genetic.genetic_step(
             self.discriminator,
             fitness,
             elite_fraction=self.elite_fraction,
-            parent_selection=str(a("parent_selection", "uniform")),
-            tournament_size=int(a("tournament_size", 3)),
-            crossover_mode=str(a("crossover", "per_tensor")),
-            mutation_rate=float(a("mutation_rate", 0.05)),
-            mutation_std=float(a("mutation_std", 0.05)),
-            mutation_scope=str(a("mutation_scope", "weights")),
-            optimizer_after_ga=str(a("optimizer_after_ga", "reset")),
+            parent_selection=hp.parent_selection,
+            tournament_size=hp.tournament_size,
+            crossover_mode=hp.crossover,
+            mutation_rate=hp.mutation_rate,
+            mutation_std=hp.mutation_std,
+            mutation_scope=hp.mutation_scope,
+            optimizer_after_ga=hp.optimizer_after_ga,
             generator=self.shared_rng,  # every rank makes the same GA choices
         )
         elite_ids = self.d_ids[step.elites]
@@ -225,11 +162,11 @@ class GAGAN(EvoGANModule):
     def generator_step(self, fitness: Tensor) -> tuple[Tensor, Tensor]:
         """One Adam step of G on the non-saturating loss against the best D by ``fitness`` [P] (or the mean
         over all current Ds with a finite loss). Returns (loss, index of the D trained against; -1 for the ensemble)."""
-        pop, ds, m = self.generators, self.discriminator, int(self.a("batch_size"))
+        pop, ds, m = self.generators, self.discriminator, self.hp.batch_size
         g = pop.parent(0)
         pop.zero_grad(pop.parent_rows)
         x = self._noisy(g(self.make_noise(m)))
-        if self.a("generator_target", "best") == "best":
+        if self.hp.generator_target == "best":
             target = int(torch.argmax(torch.nan_to_num(fitness, nan=float("-inf"))))
             with frozen(ds.member(target)):
                 loss = heuristic_loss(ds.member(target)(x))
@@ -243,7 +180,7 @@ class GAGAN(EvoGANModule):
                 loss = torch.stack([heuristic_loss(ds.member(i)(x)) for i in healthy]).mean()
             target_t = torch.tensor(-1.0, device=x.device)
         loss.backward()
-        clip = float(self.a("g_grad_clip") or 0.0)
+        clip = self.hp.g_grad_clip or 0.0
         if clip > 0:
             grads = pop.grads[pop.parent_rows]
             norm = grads.norm(dim=1, keepdim=True)
@@ -253,7 +190,7 @@ class GAGAN(EvoGANModule):
 
     # ------------------------------------------------------------------ one iteration
     def generation_step(self, real: Tensor) -> dict[str, Tensor]:
-        m, n_d = int(self.a("batch_size")), int(self.a("d_steps"))
+        m, n_d = self.hp.batch_size, self.hp.d_steps
         g = self.generators.parent(0)
         # 1. every D takes its step(s) on the same real/fake batch
         with torch.no_grad():
@@ -269,7 +206,7 @@ class GAGAN(EvoGANModule):
             "fitness/diverged": (~torch.isfinite(fitness)).float().sum(),
         }
         # 2. genetic step every k_GA iterations (elites, the best D among them, keep their slots unchanged)
-        if (self.generation + 1) % int(self.a("ga_every", 2)) == 0:
+        if (self.generation + 1) % self.hp.ga_every == 0:
             stats.update(self.ga_step(fitness))
         # 3. the generator trains against the best D by this iteration's fitness
         g_loss, target = self.generator_step(fitness)

@@ -10,33 +10,31 @@ n_D, one generator trained with one fixed loss. Per generation (the same skeleto
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
-from ..evolution.losses import GENERATOR_LOSSES, generator_loss
-from ..run.errors import ConfigError
+from ..evolution.losses import generator_loss
 from .base import EvoGANModule, frozen
+from .config import GANConfig
 
 
 class GAN(EvoGANModule):
     """One generator, one loss (``algo.loss``: minimax | heuristic | least_squares)."""
 
     algo_name = "gan"
-    graph_capturable = True
+    config_class = GANConfig
+    hp: GANConfig
 
-    def validate(self) -> None:
-        loss = self.a("loss", "heuristic")
-        if loss not in GENERATOR_LOSSES:
-            raise ConfigError(f"unknown algo.loss {loss!r}; choose one of {sorted(GENERATOR_LOSSES)}")
-        if int(self.a("population_size", 1)) != 1:
-            raise ConfigError("algo=gan trains exactly one generator; set algo.population_size=1")
-        on = self.a("least_squares_on", "logit")
-        if on not in ("logit", "prob"):
-            raise ConfigError(f"algo.least_squares_on must be 'logit' or 'prob', got {on!r}")
-        self.g_loss = generator_loss(self.a("loss", "heuristic"), on)
+    @functools.cached_property
+    def g_loss(self) -> Callable[[Tensor], Tensor]:
+        """The generator loss ``algo.loss`` on D's logits."""
+        return generator_loss(self.hp.loss, self.hp.least_squares_on)
 
     def generation_step(self, real: Tensor) -> dict[str, Tensor]:
-        pop, m, n_d = self.generators, int(self.a("batch_size")), int(self.a("d_steps"))
+        pop, m, n_d = self.generators, self.hp.batch_size, self.hp.d_steps
         g = pop.parent(0)
         # Generator step (in place: the single parent is its own child).
         with frozen(self.discriminator):

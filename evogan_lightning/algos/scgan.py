@@ -28,7 +28,8 @@ adds the operator to E-GAN, which is ``mutations: [minimax, heuristic, least_squ
 
 from __future__ import annotations
 
-import math
+import functools
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -41,14 +42,10 @@ from ..evolution.fitness import (
     quality_fitness,
     real_loss_grad,
 )
-from ..evolution.losses import GENERATOR_LOSSES, generator_loss
+from ..evolution.losses import generator_loss
 from ..evolution.selection import top_mu, valid_fitness
-from ..run.errors import ConfigError
-from ..run.memory import check_eval_batch_size
 from .base import EvoGANModule, frozen
-
-CROSSOVER_MODES = ("imitate", "relativistic", "straight_through")
-FITNESS = ("logit", "egan")
+from .config import SCGANConfig
 
 
 def draw_partners(parent_of: Tensor, mu: int, generator: torch.Generator) -> Tensor:
@@ -62,62 +59,27 @@ class SCGAN(EvoGANModule):
     """mu generators, each offspring updated adversarially or (with probability p_cross) by crossover."""
 
     algo_name = "scgan"
+    config_class = SCGANConfig
+    hp: SCGANConfig
 
-    def validate(self) -> None:
-        mu = self.a("population_size", 4)
-        if not isinstance(mu, int) or isinstance(mu, bool) or mu < 2:
-            raise ConfigError(
-                f"algo=scgan needs algo.population_size >= 2 (crossover takes a partner from the other "
-                f"parents), got {mu!r}"
-            )
-        p = float(self.a("p_cross", 0.2))
-        if not (0.0 <= p <= 1.0 and math.isfinite(p)):
-            raise ConfigError(f"algo.p_cross must be a probability in [0, 1], got {p}")
-        mode = self.a("crossover_mode", "imitate")
-        if mode not in CROSSOVER_MODES:
-            raise ConfigError(f"unknown algo.crossover_mode {mode!r}; choose one of {list(CROSSOVER_MODES)}")
-        k = self.a("offspring_per_parent", 2)
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ConfigError(f"algo.offspring_per_parent must be an integer >= 1, got {k!r}")
-        n = self.a("eval_batch_size", 256)
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ConfigError(f"algo.eval_batch_size must be an integer >= 1, got {n!r}")
-        check_eval_batch_size(n)
-        muts = self.a("mutations", ["heuristic"])
-        if not isinstance(muts, list | tuple) or not muts or any(m not in GENERATOR_LOSSES for m in muts):
-            raise ConfigError(
-                f"algo.mutations must be a non-empty list of {sorted(GENERATOR_LOSSES)}, got {muts!r}"
-            )
-        fitness = self.a("fitness", "logit")
-        if fitness not in FITNESS:
-            raise ConfigError(f"unknown algo.fitness {fitness!r}; choose one of {list(FITNESS)}")
-        gamma = self.a("gamma", 0.01)
-        if (
-            not isinstance(gamma, int | float)
-            or isinstance(gamma, bool)
-            or not (math.isfinite(gamma) and gamma >= 0)
-        ):
-            raise ConfigError(
-                f"algo.gamma (the diversity weight of fitness=egan) must be >= 0, got {gamma!r}"
-            )
-        self.mutation_names: list[str] = list(muts)
-        self.mutation_losses = [generator_loss(name) for name in muts]
-        need = int(self.a("d_steps")) * int(self.a("batch_size"))
-        if mu * n < need:
-            raise ConfigError(
-                f"the D steps need d_steps * batch_size = {need} fake samples but the survivors' evaluation "
-                f"samples are only population_size * eval_batch_size = {mu * n}; raise algo.eval_batch_size"
-            )
+    @property
+    def mutation_names(self) -> list[str]:
+        """The adversarial losses (``algo.mutations``); offspring c uses entry c mod n_m."""
+        return list(self.hp.mutations)
+
+    @functools.cached_property
+    def mutation_losses(self) -> list[Callable[[Tensor], Tensor]]:
+        return [generator_loss(name) for name in self.hp.mutations]
 
     def population_layout(self) -> tuple[int, int]:
-        mu = int(self.a("population_size", 4))
-        return mu, mu * int(self.a("offspring_per_parent", 2))
+        mu = self.hp.population_size
+        return mu, mu * self.hp.offspring_per_parent
 
     @property
     def reals_per_generation(self) -> int:
         """n_D * m reals for the D steps, plus n for F_d with ``fitness=egan``."""
-        extra = int(self.a("eval_batch_size", 256)) if self.a("fitness", "logit") == "egan" else 0
-        return int(self.a("d_steps")) * int(self.a("batch_size")) + extra
+        extra = self.hp.eval_batch_size if self.hp.fitness == "egan" else 0
+        return self.hp.d_steps * self.hp.batch_size + extra
 
     def operator_name(self, c: int, crossed: bool) -> str:
         """The operator that made offspring ``c``: crossover, or its mutation (``adversarial`` when there is one)."""
@@ -133,7 +95,7 @@ class SCGAN(EvoGANModule):
         """(fitness [lam], logits [lam, n]) of the offspring's evaluation ``samples`` [lam, n, ...]: CE-GAN's
         mean logit, or E-GAN's F_q + gamma F_d against the n reals ``real_fit``. Each offspring its own D call."""
         d = self.discriminator
-        if self.a("fitness", "logit") == "logit":
+        if self.hp.fitness == "logit":
             with torch.no_grad():
                 logits = torch.stack([d(x) for x in samples])
             return logit_fitness(logits), logits
@@ -141,14 +103,12 @@ class SCGAN(EvoGANModule):
         f_d, logits = zip(*(diversity_fitness(d, x, real_grad) for x in samples))
         logits = torch.stack(logits)
         f_q = self.mean_over_ranks(quality_fitness(logits))
-        return combined_fitness(
-            f_q, self.mean_over_ranks(torch.stack(f_d)), float(self.a("gamma", 0.01))
-        ), logits
+        return combined_fitness(f_q, self.mean_over_ranks(torch.stack(f_d)), self.hp.gamma), logits
 
     def crossover_loss(self, x: Tensor, partner: Tensor, c: int = 0) -> Tensor:
         """The crossover step's loss for offspring samples ``x`` [m, ...] given the partner's ``partner``
         [m, ...] on the same noise (no gradient flows into the partner)."""
-        mode = self.a("crossover_mode", "imitate")
+        mode = self.hp.crossover_mode
         partner = partner.detach()
         if mode == "imitate":
             return F.mse_loss(x, partner)
@@ -161,16 +121,16 @@ class SCGAN(EvoGANModule):
 
     def generation_step(self, real: Tensor) -> dict[str, Tensor]:
         pop, d = self.generators, self.discriminator
-        n_real = int(self.a("d_steps")) * int(self.a("batch_size"))
+        n_real = self.hp.d_steps * self.hp.batch_size
         real, real_fit = real[:n_real], real[n_real:]
         mu, lam = pop.num_parents, pop.num_children
-        m, n_d, n = int(self.a("batch_size")), int(self.a("d_steps")), int(self.a("eval_batch_size", 256))
+        m, n_d, n = self.hp.batch_size, self.hp.d_steps, self.hp.eval_batch_size
         dev = pop.params.device
         # Offspring c belongs to parent c // k and starts from its weights and Adam state.
         parent_of = torch.arange(mu, device=dev).repeat_interleave(lam // mu)
         pop.spawn(parent_of)
         choices = self.shared_rng  # every rank flips the same coins and draws the same partners
-        is_cross = torch.rand(lam, generator=choices, device=choices.device) < float(self.a("p_cross", 0.2))
+        is_cross = torch.rand(lam, generator=choices, device=choices.device) < self.hp.p_cross
         partner = draw_partners(parent_of, mu, choices)
         is_cross_l, partner_l = is_cross.tolist(), partner.tolist()  # one host sync per generation
         z = self.make_noise(lam * m).view(lam, m, -1)

@@ -1,4 +1,5 @@
-"""Where the Hydra configs live, and composing them outside the CLI (tests, notebooks)."""
+"""Where the Hydra configs live, and composing them outside the CLI (tests, notebooks). Composing needs the
+algorithms' typed schemas (``algos/config.py``), so this module sits above ``algos`` in the import layers."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def compose(overrides: Sequence[str] = (), output_dir: str | None = None) -> Dic
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
+    from ..algos.config import register_schemas
+
+    register_schemas()  # conf/algo/*.yaml compose on the typed schemas in Hydra's ConfigStore
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = hydra_compose(config_name="config", overrides=list(overrides))
     if output_dir is not None:

@@ -16,7 +16,7 @@ discriminators (GAGAN). It leaves out the framework itself and, with ``algo.back
 candidates' passes, so it is a lower bound (measured on a CPU, E-GAN 32x32: 0.58 MB estimated vs. 0.76 MB
 used per evaluation sample): a setting above the memory of its device cannot fit; the maximum suggested
 fills half of it.
-``algo.eval_batch_size`` is also bounded by ``MAX_EVAL_BATCH_SIZE`` in the algorithms' ``validate()``.
+``algo.eval_batch_size`` is also bounded by ``MAX_EVAL_BATCH_SIZE`` (checked by the typed configs, algos/config.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ MAX_EVAL_BATCH_SIZE = (
 
 
 def check_eval_batch_size(n: Any) -> None:
-    """``algo.eval_batch_size`` at most ``MAX_EVAL_BATCH_SIZE`` (called by the algorithms' ``validate()``)."""
+    """``algo.eval_batch_size`` at most ``MAX_EVAL_BATCH_SIZE`` (called by the typed configs, algos/config.py)."""
     if isinstance(n, int) and n > MAX_EVAL_BATCH_SIZE:
         raise ConfigError(
             f"algo.eval_batch_size={n} is more than the maximum {MAX_EVAL_BATCH_SIZE} (fitness samples per "
@@ -102,8 +102,8 @@ def generation_size(module: Any) -> GenerationSize:
         act_d = activations_per_sample(d, torch.empty(2, *shape))
     params_g = sum(p.numel() for p in g.parameters())
     params_d = sum(p.numel() for p in d.parameters())
-    m, d_steps = int(module.a("batch_size")), int(module.a("d_steps"))
-    n = int(module.a("eval_batch_size", 0)) if "eval_batch_size" in module.algo_cfg else 0
+    m, d_steps = module.hp.batch_size, module.hp.d_steps
+    n = int(getattr(module.hp, "eval_batch_size", 0))  # 0: the algorithm has no evaluation batch
     pop = module.generators
     num_d = int(getattr(module, "num_discriminators", 1))
     return GenerationSize(

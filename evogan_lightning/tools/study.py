@@ -14,6 +14,7 @@ time, each on one CPU thread (two torch processes with several threads each slow
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -141,10 +142,10 @@ def plan(algos: Sequence[str], data: Sequence[str], seeds: Sequence[int], out: P
 def applicable(algo: str, extra: Sequence[str]) -> list[str]:
     """The ``extra`` overrides that apply to study algorithm ``algo``: an ``algo.KEY=...`` override only
     where that algorithm has the option (``algo.eval_batch_size`` is not a baseline GAN option)."""
-    from ..algos.base import algo_options
+    from ..algos.config import CONFIGS
 
     name = next(o.split("=", 1)[1] for o in ALL_ALGOS[algo] if o.startswith("algo="))
-    known = algo_options(name)
+    known = {f.name for f in dataclasses.fields(CONFIGS[name])}
     keep = []
     for item in extra:
         key = item.split("=", 1)[0].lstrip("+~")

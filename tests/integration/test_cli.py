@@ -144,7 +144,11 @@ def test_multirun_four_jobs(tmp_path):
         (["net=nope"], "Could not find 'net/nope'"),
         (["generations=0"], "generations must be an integer >= 1"),
         (["algo.population_size=0"], "population_size must be >= 1"),
-        (["algo.population_size=abc"], "population_size must be >= 1 (a whole number), got 'abc'"),
+        (  # the typed schema (algos/config.py): Hydra refuses a wrong type or an unknown key when composing
+            ["algo.population_size=abc"],
+            "Value 'abc' of type 'str' could not be converted to Integer\n    full_key: algo.population_size",
+        ),
+        (["algo=gan", "algo.n_c=3"], "Key 'n_c' not in 'GANConfig'"),
         (["seed=-1"], "seed must be a whole number in [0, 2**32)"),
         (["algo.d_steps=0"], "algo.d_steps must be >= 1"),
         (["net=mlp", "net.hiden=3"], "Could not override 'net.hiden'"),

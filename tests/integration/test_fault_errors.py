@@ -285,7 +285,7 @@ def test_a_generation_that_cannot_fit_in_memory(monkeypatch, overrides, key):
     ) as caught:
         memory.check_generation_memory(module, "cpu")
     suggested = int(str(caught.value).split(f"use algo.{key}<=")[1])
-    module.algo_cfg[key] = suggested  # the suggested maximum fits
+    setattr(module.hp, key, suggested)  # the suggested maximum fits
     memory.check_generation_memory(module, "cpu")
 
 

@@ -108,6 +108,6 @@ def test_checkpoint_written_before_the_mlp_width_change_still_loads_and_resumes(
     module = load_module(ckpt_path)
     assert module.generators.member(0).net[0].out_features == 512
     assert torch.equal(module.sample(64), reference)
-    assert module.a("lr_schedule", "constant") == "constant"  # the old behaviour for options it lacks
+    assert module.hp.lr_schedule == "constant"  # the old behaviour for options it lacks
     run_cli([f"ckpt_path={ckpt_path}", "generations=5", f"hydra.run.dir={run}", *FAST])
     assert read_metrics(run)["generation"] == 5

@@ -2,9 +2,10 @@
 
 A unit is a subpackage (``algos``, ``engine``, ``tools``, ...) or a top-level module (the command shims
 ``sample``, ``study``, ..., and ``__main__``), except that each module of ``run/`` is a unit of its own
-(``run.errors``, ``run.train``, ...). ``run/`` is the run plumbing, and it spans the layers: ``run.errors``,
-``run.config`` and ``run.memory`` sit below ``algos`` (which raise ``ConfigError``, compose paths, check memory),
-while ``run.checkpoint_io`` and ``run.train`` build or read algorithm modules and so sit above it. As one unit
+(``run.errors``, ``run.train``, ...). ``run/`` is the run plumbing, and it spans the layers: ``run.errors`` and
+``run.memory`` sit below ``algos`` (which raise ``ConfigError`` and check memory), while ``run.config`` (which
+composes on the algorithms' typed schemas), ``run.checkpoint_io`` and ``run.train`` read or build algorithm
+configs and modules and so sit above it. As one unit
 ``run`` would be a cycle (``algos -> run -> algos``); counted per module the graph is honest, and
 ``run/__init__.py`` imports nothing, so importing ``run.errors`` never pulls in ``run.train``
 (``test_run_package_init_imports_nothing``). ``tools/`` (the command-line tools and their shared parser and
@@ -29,7 +30,6 @@ LAYERS: list[set[str]] = [
     {  # run plumbing that the algorithms and the rest stand on
         "run.errors",
         "run.console",
-        "run.config",
         "run.checks",
         "run.memory",
         "run.scaling",
@@ -41,7 +41,8 @@ LAYERS: list[set[str]] = [
     {"run.rundir", "data", "evolution"},  # run folders and locks; toy/image data; the papers' operators
     {"engine", "metrics"},  # population store, backends, CUDA graphs; FID/IS/toy metrics
     {"algos"},  # one LightningModule per paper
-    {"callbacks", "run.checkpoint_io"},  # during training; reading a checkpoint (upgrades it with algos.base)
+    {"callbacks", "run.checkpoint_io", "run.config"},  # during training; reading a checkpoint (upgrades it
+    # with algos.base); composing the Hydra config (on the algorithms' typed schemas, algos/config.py)
     {"run.train"},  # one training run
     {"tools"},  # the command-line tools, their argument parser and checkpoint loader (tools/cli_common.py)
     {"evogan_lightning"},  # the package's own __init__ (exports the algorithms)

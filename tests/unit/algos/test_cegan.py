@@ -4,7 +4,7 @@ touching the parents, the selection pools, CLI runs (toy, fake images), exact re
 import pytest
 import torch
 from conftest import FAST, read_metrics, run_cli
-from helpers import TINY, Recorder, assert_exact_resume, make_module
+from helpers import THREE, TINY, Recorder, assert_exact_resume, make_module
 
 from evogan_lightning.algos.egan import Candidates
 from evogan_lightning.run.errors import ConfigError
@@ -139,7 +139,7 @@ def test_real_crossover_step_moves_child_towards_teacher(tmp_path, distill_step)
     if distill_step == "line_search":  # the child is closer to its teacher than where it started
         with torch.no_grad():
             after = (pop.member(4)(seen["z"][0]) - seen["t"][0]).pow(2).sum()
-        assert after < loss[0] * (1 if m.a("distill_reduction") == "sum" else seen["t"][0].numel())
+        assert after < loss[0] * (1 if m.hp.distill_reduction == "sum" else seen["t"][0].numel())
     assert torch.isfinite(loss).all() and torch.isfinite(cand.fitness).all() and 0 <= other.item() <= 1
     assert cand.fitness.item() == pytest.approx(cand.logits.mean().item())  # mean logit, fresh noise
 
@@ -200,6 +200,7 @@ def test_cli_fake_images(tmp_path):
             "data.channels=1",
             "algo.batch_size=8",
             "algo.eval_batch_size=8",
+            *THREE,  # n_c=2 needs C(mu * n_m, 2) >= 2 pairs: the toy default's two mutations give one
             "algo.n_c=2",
             "algo.gradient_penalty=10",
             "generations=2",

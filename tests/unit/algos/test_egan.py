@@ -15,15 +15,22 @@ from evogan_lightning.run.errors import ConfigError, DivergedError
     [
         ("algo.mutations=[]", "algo.mutations must be a non-empty list"),
         ("algo.mutations=[heuristic,wgan]", "unknown algo.mutations ['wgan']"),
-        ("algo.mutations=[heuristic,heuristic]", "lists a loss twice"),
-        ("algo.least_squares_on=both", "least_squares_on must be 'logit' or 'prob'"),
+        ("algo.mutations=[heuristic,heuristic]", "algo.mutations lists 'heuristic' twice"),
+        (
+            "algo.least_squares_on=both",
+            "unknown algo.least_squares_on 'both'; choose one of ['logit', 'prob']",
+        ),
+        ("algo.fitness=fid", "unknown algo.fitness 'fid'; choose one of ['egan', 'cegan']"),
         ("algo.gamma=-1", "algo.gamma"),
         ("algo.r1_penalty=-0.1", "algo.r1_penalty must be a number >= 0"),
         (
             "algo.lr_schedule=cosine",
             "unknown algo.lr_schedule 'cosine'; choose one of ['constant', 'linear']",
         ),
-        ("algo.gamma=.inf", "algo.gamma"),
+        (
+            "algo.gamma=inf",
+            "algo.gamma (the diversity weight of the fitness) must be finite and >= 0, got inf",
+        ),
         ("algo.eval_batch_size=1", "eval_batch_size (n, fitness samples per child) must be an integer >= 2"),
         ("algo.backend=vmap", "unknown algo.backend 'vmap'"),
         ("algo.d_steps=3", "raise algo.eval_batch_size"),  # 3 * 16 fakes > 1 * 32 survivor samples

@@ -50,7 +50,8 @@ def run_generations(m, n: int) -> dict:
         ("algo.eval_batch_size=0", "eval_batch_size must be an integer >= 1"),
         ("algo.d_steps=20", "raise algo.eval_batch_size"),  # 20 * 16 fakes > 4 * 32 eval samples
         ("algo.fitness=fid", "unknown algo.fitness 'fid'; choose one of ['logit', 'egan']"),
-        ("algo.mutations=[wasserstein]", "algo.mutations must be a non-empty list of"),
+        ("algo.mutations=[wasserstein]", "unknown algo.mutations ['wasserstein']; choose from"),
+        ("algo.mutations=[]", "algo.mutations must be a non-empty list of"),
         ("algo.gamma=-1", "algo.gamma (the diversity weight of fitness=egan) must be >= 0"),
     ],
 )
@@ -74,14 +75,14 @@ def test_crossover_losses_and_gradient_paths(tmp_path):
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(16, 2, generator=gen).requires_grad_(True)
     y = torch.randn(16, 2, generator=gen).requires_grad_(True)
-    m.algo_cfg["crossover_mode"] = "imitate"
+    m.hp.crossover_mode = "imitate"
     torch.testing.assert_close(m.crossover_loss(x, y), ((x - y) ** 2).mean())
-    m.algo_cfg["crossover_mode"] = "relativistic"
+    m.hp.crossover_mode = "relativistic"
     assert m.crossover_loss(y, y).item() == pytest.approx(math.log(2))  # BCE(0, 1)
     d = m.discriminator
     expected = F.softplus(-(d(x) - d(y))).mean()
     torch.testing.assert_close(m.crossover_loss(x, y), expected)
-    m.algo_cfg["crossover_mode"] = "straight_through"
+    m.hp.crossover_mode = "straight_through"
     loss = m.crossover_loss(x, y)
     (gx,) = torch.autograd.grad(loss, x)
     y_leaf = y.detach().clone().requires_grad_(True)
@@ -90,7 +91,7 @@ def test_crossover_losses_and_gradient_paths(tmp_path):
     torch.testing.assert_close(loss, ref)
     torch.testing.assert_close(gx, gy)  # ... gradient flows into G_i's samples, none into the partner
     for mode in ("imitate", "relativistic", "straight_through"):
-        m.algo_cfg["crossover_mode"] = mode
+        m.hp.crossover_mode = mode
         y.grad = None
         m.crossover_loss(x, y).backward()
         assert y.grad is None
