@@ -62,6 +62,21 @@ STUDY_VARIANTS: dict[str, list[str]] = {
         "algo.ga_every=50",
         "algo.optimizer_after_ga=inherit",
     ],
+    # a GA step every 200 generations (35 in a 7000-generation run): the Ds mostly learn undisturbed
+    "gagan_ga200": [
+        "algo=gagan",
+        "algo.num_discriminators=4",
+        "algo.ga_every=200",
+        "algo.optimizer_after_ga=inherit",
+    ],
+    # gagan_ga50 with G trained against the mean loss of all Ds instead of the best one
+    "gagan_ga50_ensemble": [
+        "algo=gagan",
+        "algo.num_discriminators=4",
+        "algo.ga_every=50",
+        "algo.optimizer_after_ga=inherit",
+        "algo.generator_target=ensemble",
+    ],
     "cegan_worse": ["algo=cegan", "algo.crossover_start=worse"],  # PDERL: start from the worse parent
     # each parent teaches half of the rows, without asking D
     "cegan_split_teacher": ["algo=cegan", "algo.crossover_teacher=split"],
