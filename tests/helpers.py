@@ -1,6 +1,7 @@
 """What the tests share: tiny configurations, module builders, the exact-resume check (one place, so a test
 file never imports another test file)."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,24 @@ def random_inception_weights(path: Path) -> None:
         torch.save(FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], str(path)).state_dict(), path)
     finally:
         FeatureExtractorInceptionV3.load_state_dict = original
+
+
+def run_main_in_process(argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
+    """``python -m evogan_lightning ARGV`` in this process (Hydra's entry point with ``sys.argv`` patched):
+    (exit status, stdout + stderr). For the checks that fail before training, where a subprocess would
+    spend its time importing torch; tests/integration/test_cli.py keeps real-CLI cases too."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from evogan_lightning.__main__ import main
+
+    GlobalHydra.instance().clear()
+    monkeypatch.setattr(sys, "argv", ["evogan_lightning", *argv])
+    code = 0
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    finally:
+        GlobalHydra.instance().clear()
+    out = capsys.readouterr()
+    return code, out.out + out.err

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import FAST, read_metrics, run_cli
+from helpers import run_main_in_process
 from omegaconf import OmegaConf
 
 
@@ -155,11 +156,26 @@ def test_multirun_four_jobs(tmp_path):
         (["net=mlp", "+net.hiden=3"], "unknown option(s) ['hiden']"),
     ],
 )
-def test_bad_input_is_rejected_before_training(tmp_path, args, needle):
-    proc = run_cli([*args, f"hydra.run.dir={tmp_path}/r", *FAST], check=False)
-    assert proc.returncode != 0
-    assert needle in proc.stderr + proc.stdout
+def test_bad_input_is_rejected_before_training(tmp_path, capsys, monkeypatch, args, needle):
+    code, text = run_main_in_process([*args, f"hydra.run.dir={tmp_path}/r", *FAST], capsys, monkeypatch)
+    assert code != 0
+    assert needle in text
     assert not (tmp_path / "r").exists()  # no checkpoint, and no folder holding only .hydra/ left behind
+
+
+@pytest.mark.parametrize(
+    "args,needle,code",
+    [
+        (["algo=nope"], "Could not find 'algo/nope'", 1),  # Hydra, when composing
+        (["generations=0"], "evogan_lightning: error: generations must be an integer >= 1", 2),  # ours
+    ],
+)
+def test_bad_input_exits_from_the_real_cli(tmp_path, args, needle, code):
+    """The same checks through a real ``python -m evogan_lightning`` process: exit status and message."""
+    proc = run_cli([*args, f"hydra.run.dir={tmp_path}/r", *FAST], check=False)
+    assert proc.returncode == code
+    assert needle in proc.stderr + proc.stdout
+    assert not (tmp_path / "r").exists()
 
 
 def test_unwritable_output_dir(tmp_path):
