@@ -40,6 +40,10 @@ def cegan(overrides, tmp_path):
             ["algo.crossover_teacher=best"],
             "unknown algo.crossover_teacher 'best'; choose one of ['filtered', 'split']",
         ),
+        (
+            ["algo.distill_step=newton"],
+            "unknown algo.distill_step 'newton'; choose one of ['adam', 'line_search']",
+        ),
     ],
 )
 def test_bad_input(tmp_path, overrides, needle):
