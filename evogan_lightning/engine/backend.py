@@ -76,18 +76,16 @@ class LoopBackend:
         ``teacher`` [k, n, ...]. Returns the losses [k] (before the step)."""
         pop = self.pop
 
-        def losses() -> Tensor:
-            return torch.stack(
-                [
-                    distillation_loss(pop.member(s)(z[j]), teacher[j], reduction)
-                    for j, s in enumerate(self._slots(rows))
-                ]
-            )
+        def losses() -> list[Tensor]:
+            return [
+                distillation_loss(pop.member(s)(z[j]), teacher[j], reduction)
+                for j, s in enumerate(self._slots(rows))
+            ]
 
         if step == "adam":
-            return self._step(rows, list(losses()))
+            return self._step(rows, losses())
         pop.zero_grad(rows)
-        loss = losses()
+        loss = torch.stack(losses())
         params = [p for s in self._slots(rows) for p in pop.member(s).parameters()]
         loss.sum().backward(inputs=params)
 
@@ -95,7 +93,7 @@ class LoopBackend:
         def loss_at(delta: Tensor) -> Tensor:
             start = pop.params[rows].clone()
             pop.params[rows].sub_(delta)
-            out = losses()
+            out = torch.stack(losses())
             pop.params[rows].copy_(start)  # exact restore (p - d + d need not equal p)
             return out
 
