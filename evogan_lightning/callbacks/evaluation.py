@@ -2,7 +2,8 @@
 
 - :class:`ImageQuality`: the callback around ``metrics.evaluator.ImageEvaluator`` (FID, KID, IS without
   Lightning): every K generations logs ``val/fid`` (or ``val/classifier_fid``), ``val/kid``,
-  ``val/is_mean``, ``val/is_std`` with ``generation`` as x-axis, appends them to ``module.history`` and
+  ``val/is_mean``, ``val/is_std`` with ``generation`` as x-axis and ``val/train_seconds`` (training time of
+  this session so far, the evaluations' own time left out: the x-axis of quality against wall-clock), appends them to ``module.history`` and
   hands the last values plus the protocol to ``metrics.json``. The extractor lives in the callback, never
   in the module, so checkpoints stay free of it.
 - :class:`ToyEvaluation`: modes covered, high-quality share and mode KL on toy mixtures every K
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -49,13 +51,15 @@ class ImageQuality(L.Callback):
         self.last: dict[str, float] = {}
         self.last_generation = -1
         self.active = False
+        self.started: float | None = None  # monotonic clock at fit start (this session)
+        self.eval_seconds = 0.0  # time spent in evaluations this session
 
     def setup(self, trainer: L.Trainer, pl_module: Any, stage: str) -> None:
         if pl_module.data_info["kind"] != "image":
             warnings.warn("FID callbacks need image data; skipped on toy data", stacklevel=2)
             return
         self.active = True
-        self.evaluator.build_extractor(tuple(pl_module.shape))
+        self.evaluator.build_extractor(tuple(pl_module.shape), pl_module.data_info.get("name"))
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: Any) -> None:
         if not self.active or not trainer.is_global_zero:
@@ -68,12 +72,17 @@ class ImageQuality(L.Callback):
             seed=pl_module.seed,
             source=getattr(datamodule, "source", None),
         )
+        self.started, self.eval_seconds = time.monotonic(), 0.0  # preparing the real statistics is set-up
 
     def run(self, trainer: L.Trainer, pl_module: Any) -> None:
         if not self.active or not trainer.is_global_zero or pl_module.generation == self.last_generation:
             return
+        began = time.monotonic()
         self.last = self.evaluator.evaluate(pl_module)
         self.last_generation = pl_module.generation
+        if self.started is not None:
+            self.last["val/train_seconds"] = began - self.started - self.eval_seconds
+        self.eval_seconds += time.monotonic() - began
         _log_row(trainer, pl_module, self.last)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -88,6 +97,7 @@ class ImageQuality(L.Callback):
         label = self.evaluator.label
         return {
             **self.last,
+            "val/eval_seconds": self.eval_seconds,
             f"val/{label}_generation": float(self.last_generation),
             f"val/{label}_protocol": self.evaluator.protocol(),
         }

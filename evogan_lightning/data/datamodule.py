@@ -17,7 +17,7 @@ from .fake import FakeImages
 from .stream import GenerationStream, StreamLoader
 from .toy import TOY_MIXTURES
 
-IMAGE_DATASETS = ("cifar10", "mnist", "fashion_mnist", "celeba", "image_folder")
+IMAGE_DATASETS = ("cifar10", "mnist", "fashion_mnist", "stacked_fashion_mnist", "celeba", "image_folder")
 DATASETS = (*TOY_MIXTURES, "fake", *IMAGE_DATASETS)
 _IMAGES_MODULE = "evogan_lightning.data.images"
 

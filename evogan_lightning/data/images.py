@@ -1,4 +1,4 @@
-"""The image datasets behind ``data=cifar10|mnist|fashion_mnist|celeba|image_folder``.
+"""The image datasets behind ``data=cifar10|mnist|fashion_mnist|stacked_fashion_mnist|celeba|image_folder``.
 
 ``datamodule.py`` calls three functions: ``dataset_shape`` (from the config alone), ``prepare_dataset``
 (find the files, download them with torchvision when missing and allowed, else a ConfigError that says
@@ -7,7 +7,7 @@ which files were looked for where) and ``build_dataset`` (an object with ``__len
 
 Where the files are looked for (``data.root``, default ``data``; torchvision's layout or a flat folder):
 
-- mnist / fashion_mnist: ``train-images-idx3-ubyte[.gz]`` (split=train), ``t10k-images-idx3-ubyte[.gz]``
+- mnist / fashion_mnist / stacked_fashion_mnist: ``train-images-idx3-ubyte[.gz]`` (split=train), ``t10k-images-idx3-ubyte[.gz]``
   (split=test) in ``root`` or ``root/MNIST/raw`` / ``root/FashionMNIST/raw``.
 - cifar10: ``data_batch_1`` ... ``data_batch_5`` (train), ``test_batch`` (test) in
   ``root/cifar-10-batches-py`` or ``root``.
@@ -33,6 +33,7 @@ from torch import Tensor
 from ..run.errors import ConfigError
 from .image_files import IMAGE_EXTENSIONS, ImageFiles, list_images
 from .readers import read_cifar_batch, read_idx_images
+from .stacked import STACK_CHANNELS, StackedImages
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ _CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 SPECS: dict[str, ImageDatasetSpec] = {
     "mnist": ImageDatasetSpec("MNIST", 1, 28, ("", "MNIST/raw"), _MNIST_SPLITS),
     "fashion_mnist": ImageDatasetSpec("Fashion-MNIST", 1, 28, ("", "FashionMNIST/raw"), _MNIST_SPLITS),
+    # three Fashion-MNIST images as the channels of one (data/stacked.py): the same files
+    "stacked_fashion_mnist": ImageDatasetSpec(
+        "Fashion-MNIST (stacked)", STACK_CHANNELS, 28, ("", "FashionMNIST/raw"), _MNIST_SPLITS
+    ),
     "cifar10": ImageDatasetSpec(
         "CIFAR-10",
         3,
@@ -67,7 +72,8 @@ SPECS: dict[str, ImageDatasetSpec] = {
     "celeba": ImageDatasetSpec("CelebA", 3, 64, ("celeba/img_align_celeba", "img_align_celeba", "")),
     "image_folder": ImageDatasetSpec("image folder", 3, 64, ("",)),
 }
-_IDX = ("mnist", "fashion_mnist")
+_IDX = ("mnist", "fashion_mnist", "stacked_fashion_mnist")
+STACKED = "stacked_fashion_mnist"
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -94,6 +100,12 @@ def dataset_shape(name: str, cfg: Mapping[str, Any]) -> tuple[int, int, int]:
     size = _positive_int(cfg, "image_size", spec.image_size)
     if channels not in (1, 3):
         raise ValueError(f"data.channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+    if name == STACKED and channels != STACK_CHANNELS:
+        raise ValueError(
+            f"data={STACKED} stacks three Fashion-MNIST images as the 3 channels of one image, so its nets are "
+            f"3-channel: set data.channels=3 (got {channels}); net=auto or net=mnist28 build 3-channel nets from "
+            "it. For 1-channel images use data=fashion_mnist"
+        )
     if spec.splits is not None and cfg.get("split", "train") not in spec.splits:
         raise ValueError(f"data.split must be one of {sorted(spec.splits)}, got {cfg.get('split')!r}")
     return channels, size, size
@@ -163,7 +175,7 @@ def torchvision_download(name: str, root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     if name == "mnist":
         datasets.MNIST(str(root), train=True, download=True)
-    elif name == "fashion_mnist":
+    elif name in ("fashion_mnist", STACKED):
         datasets.FashionMNIST(str(root), train=True, download=True)
     elif name == "cifar10":
         datasets.CIFAR10(str(root), train=True, download=True)
@@ -181,7 +193,7 @@ def prepare_dataset(name: str, cfg: Mapping[str, Any]) -> None:
     if files is not None:
         return
     message = _missing_message(name, cfg, folders)
-    if name == "fashion_mnist":  # offline: Debian packages the four files
+    if name in ("fashion_mnist", STACKED):  # offline: Debian packages the four files
         message += (
             " On Debian/Ubuntu, `apt-get install dataset-fashion-mnist` installs them under "
             "/usr/share/datasets/fashion-mnist (then data.root=/usr/share/datasets/fashion-mnist)."
@@ -263,12 +275,15 @@ class InMemoryImages:
         return self._scale(self.images.index_select(0, index))
 
 
-def build_dataset(name: str, cfg: Mapping[str, Any]) -> InMemoryImages | ImageFiles:
+def build_dataset(name: str, cfg: Mapping[str, Any]) -> InMemoryImages | ImageFiles | StackedImages:
     """The dataset of ``data=name`` (files must exist: call ``prepare_dataset`` first)."""
     channels, size, _ = dataset_shape(name, cfg)
     files, folders = locate(name, cfg)
     if files is None:
         raise ConfigError(_missing_message(name, cfg, folders) + _HOW_TO_FIX)
+    if name == STACKED:
+        base = _convert(torch.cat([read_idx_images(f) for f in files]), 1, size)
+        return StackedImages(base, cfg.get("num_images"))
     if name in _IDX:
         images = torch.cat([read_idx_images(f) for f in files])
     elif name == "cifar10":

@@ -292,14 +292,19 @@ class ClassifierFeatures(nn.Module):
 
     ``forward``: ``[B, C, S, S]`` uint8 0..255 or float in [-1, 1] -> ``[B, num_features]`` float32.
     A 3-channel input to a 1-channel classifier is averaged to gray (exact for repeated grayscale),
-    a 1-channel input to a 3-channel classifier is repeated. Always in eval mode, no gradients.
+    a 1-channel input to a 3-channel classifier is repeated. With ``per_channel=C`` (stacked data, whose
+    channels are separate gray images) a 1-channel classifier reads each of the C channels and the features
+    are theirs side by side: ``[B, C x model.num_features]``. Always in eval mode, no gradients.
     """
 
-    def __init__(self, model: SmallCNN, name: str = "classifier") -> None:
+    def __init__(self, model: SmallCNN, name: str = "classifier", per_channel: int = 0) -> None:
         super().__init__()
+        if per_channel and model.in_channels != 1:
+            raise ValueError("ClassifierFeatures: per_channel needs a 1-channel classifier")
         self.model = model.eval()
         self.model.requires_grad_(False)
-        self.num_features: int = model.num_features
+        self.per_channel = int(per_channel)
+        self.num_features: int = model.num_features * max(self.per_channel, 1)
         self.name = name
         self.weights_sha256 = state_dict_sha256(model)
 
@@ -315,7 +320,10 @@ class ClassifierFeatures(nn.Module):
         elif not x.is_floating_point():
             raise ValueError(f"ClassifierFeatures: expected uint8 or float images, got {x.dtype}")
         channels = x.shape[1]
-        if channels == 3 and self.model.in_channels == 1:
+        if self.per_channel:
+            if channels != self.per_channel:
+                raise ValueError(f"ClassifierFeatures: expected {self.per_channel} channels, got {channels}")
+        elif channels == 3 and self.model.in_channels == 1:
             x = x.mean(dim=1, keepdim=True)
         elif channels == 1 and self.model.in_channels == 3:
             x = x.repeat(1, 3, 1, 1)
@@ -323,4 +331,7 @@ class ClassifierFeatures(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
-        return self.model.features(self._prepare(x)).float()
+        x = self._prepare(x)
+        if self.per_channel:
+            return torch.cat([self.model.features(x[:, c : c + 1]) for c in range(x.shape[1])], dim=1).float()
+        return self.model.features(x).float()

@@ -36,7 +36,12 @@ from .quantize import check_range, to_rgb, to_uint8
 
 STATS_CACHE_ENV = "EVOGAN_STATS_CACHE"
 INCEPTION_MIN_SAMPLES = 2048  # fewer samples than feature dimensions: a singular covariance, biased FID
-SPLIT_DATASETS = ("mnist", "fashion_mnist", "cifar10")  # datasets with a train/test split
+SPLIT_DATASETS = (
+    "mnist",
+    "fashion_mnist",
+    "stacked_fashion_mnist",
+    "cifar10",
+)  # datasets with a train/test split
 REAL_SELECTION_SEED = 0  # real images for the statistics: a fixed permutation, independent of the run
 
 
@@ -157,8 +162,10 @@ class ImageEvaluator:
         return self.label.replace("fid", "kid")
 
     # ------------------------------------------------------------------ set-up (before training)
-    def build_extractor(self, image_shape: tuple[int, ...]) -> None:
-        """Build the feature extractor; ConfigError when it is unavailable or does not fit the data."""
+    def build_extractor(self, image_shape: tuple[int, ...], dataset: str | None = None) -> None:
+        """Build the feature extractor; ConfigError when it is unavailable or does not fit the data
+        (``dataset``: the data's name, to refuse a classifier of another data set and to read stacked
+        Fashion-MNIST one channel at a time)."""
         if self.extractor is not None:
             return
         channels, height, width = image_shape
@@ -190,9 +197,20 @@ class ImageEvaluator:
                     f"the data are {height}x{width}; train one at this resolution (train_classifier "
                     f"data.image_size={height})"
                 )
-            extractor = ClassifierFeatures(model)
+            from ..metrics.image_protocol import STACKED, classifier_data
+
+            trained_on = metadata.get("dataset")
+            if dataset is not None and trained_on is not None and trained_on != classifier_data(dataset):
+                raise ConfigError(
+                    f"the classifier {path} was trained on data={trained_on}, but data={dataset} needs a "
+                    f"classifier of data={classifier_data(dataset)}: python -m evogan_lightning.train_classifier "
+                    f"data={classifier_data(dataset)} data.root=... out=FILE"
+                )
+            per_channel = channels if dataset == STACKED and model.in_channels == 1 else 0
+            extractor = ClassifierFeatures(model, per_channel=per_channel)
             self.info = {
-                "extractor": f"classifier:{metadata.get('dataset', 'unknown')}",
+                "extractor": f"classifier:{metadata.get('dataset', 'unknown')}"
+                + (":per_channel" if per_channel else ""),
                 "weights_sha256": extractor.weights_sha256,
                 "classifier_test_accuracy": metadata.get("test_accuracy"),
                 "antialias": None,
@@ -253,10 +271,12 @@ class ImageEvaluator:
         source: Any = None,
     ) -> None:
         """Extractor and real statistics (from the cache, else from the data, then cached)."""
-        self.build_extractor(tuple(image_shape))
+        self.build_extractor(tuple(image_shape), data_cfg["name"])
         self.to(device)
-        trained_on = self.info["extractor"].partition(":")[2]
-        if self.feature == "classifier" and trained_on not in ("unknown", data_cfg["name"]):
+        trained_on = self.info["extractor"].split(":")[1]
+        from ..metrics.image_protocol import classifier_data
+
+        if self.feature == "classifier" and trained_on not in ("unknown", classifier_data(data_cfg["name"])):
             warnings.warn(
                 f"the FID classifier was trained on {trained_on}, the data are {data_cfg['name']}; "
                 "classifier FID is only meaningful with a classifier of the same dataset",

@@ -1,11 +1,14 @@
 """``python -m evogan_lightning.evaluate ckpt_path=RUN/checkpoints/last.ckpt [num_samples=N] [fid=auto]
-[classifier=FILE.pt]``
+[classifier=FILE.pt] [protocol=false]``
 
 The evaluation protocol of a checkpoint without training: the module is rebuilt with
 ``sample.load_module``; real statistics come from the checkpoint's stored ``data`` config through
 ``GANDataModule`` (cached like during training). Toy data: modes covered, high-quality share, mode KL.
 Images: Inception FID/KID/IS (``fid=true`` requires the weights, ``fid=auto`` computes them when weights
-are local or cached, ``fid=false`` skips them) and, with ``classifier=FILE``, classifier-FID/KID.
+are local or cached, ``fid=false`` skips them) and, with ``classifier=FILE``, classifier-FID/KID against
+the train split; with ``protocol=true`` instead the 28x28 image protocol of ``metrics.image_protocol``
+(10,000 samples against the 10,000 test images: ``test/classifier_fid``, KID, class TVD, precision/recall,
+density/coverage, and on stacked Fashion-MNIST modes covered and mode KL).
 Writes ``eval.json`` next to the checkpoint (or ``out=FILE``) and prints a table.
 """
 
@@ -24,7 +27,7 @@ from ..run.errors import ConfigError, DivergedError
 USAGE = (
     "usage: python -m evogan_lightning.evaluate ckpt_path=PATH [num_samples=10000] [fid=auto|true|false] "
     "[classifier=FILE.pt] [weights_path=INCEPTION.pth] [batch_size=250] [cache_dir=DIR] [out=eval.json] "
-    "[device=cpu|cuda] [kid=true] [kid_subsets=100] [kid_subset_size=1000] [is_splits=10]"
+    "[device=cpu|cuda] [kid=true] [kid_subsets=100] [kid_subset_size=1000] [is_splits=10] [protocol=false]"
 )
 DEFAULTS: dict[str, Any] = {
     "ckpt_path": None,
@@ -40,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "kid_subsets": 100,
     "kid_subset_size": 1000,
     "is_splits": 10,
+    "protocol": False,
 }
 
 
@@ -86,9 +90,22 @@ def evaluate_module(module: Any, args: dict[str, Any]) -> dict[str, Any]:
                 **common,
             )
         )
-    if args["classifier"]:
+    if args["protocol"]:
+        if not args["classifier"]:
+            raise ConfigError(
+                "protocol=true scores in a classifier's features: pass classifier=FILE.pt (python -m "
+                "evogan_lightning.train_classifier data=fashion_mnist data.root=... out=FILE.pt)"
+            )
+        from ..metrics.image_protocol import ImageProtocol
+
+        protocol = ImageProtocol(
+            str(args["classifier"]), data_cfg, num_samples=n, batch_size=int(args["batch_size"])
+        )
+        results.update(protocol.score_module(module))
+        results["test/protocol"] = protocol.protocol()
+    elif args["classifier"]:
         evaluators.append(ImageEvaluator("classifier", classifier=str(args["classifier"]), **common))
-    if not evaluators:
+    if not evaluators and not args["protocol"]:
         raise ConfigError(
             "nothing to compute for image data: no Inception weights (fid=auto found none) and no "
             "classifier=FILE; pass classifier=FILE.pt (python -m evogan_lightning.train_classifier) or "

@@ -1,10 +1,16 @@
 """``python -m evogan_lightning.study [algos=...] [data=ring8,grid25] [seeds=0,1,2,3,4] [jobs=2] [out=DIR]``
 
-The toy study of the README's "Results": every algorithm (the three single-loss baselines, E-GAN, CE-GAN,
-GAGAN, the stochastic-crossover GAN) on every toy mixture for several seeds, all with the same preset
-(``experiment=toy_fast``: nets, batch, learning rates and generations), then one table of modes covered,
-high-quality share and mode KL as mean +- std over seeds, with generations/s and wall-clock, and one
-figure of the final samples of every algorithm side by side (rows: algorithms, columns: data sets).
+The studies of the README's "Results": every algorithm (the single-loss baselines, E-GAN, CE-GAN, GAGAN, the
+stochastic-crossover GAN) on every data set for several seeds, all with the same preset, then tables as
+mean +- std over seeds with generations/s and wall-clock, and figures.
+
+- Toy data (``data=ring8,grid25``, preset ``experiment=toy_fast``): modes covered (and on how many seeds
+  all of them), high-quality share and mode KL; a figure of the final samples (rows: algorithms).
+- Images (``data=fashion_mnist,stacked_fashion_mnist``, preset ``experiment=fmnist_fast``): every run also
+  logs a classifier-FID curve over its training seconds, and is scored when it ends by the 28x28 image
+  protocol (``metrics.image_protocol``: 10,000 samples against the 10,000 test images). The classifier is
+  trained once and cached (``train_classifier.cached_classifier``) unless ``classifier=FILE`` is given. See
+  ``tools.study_images`` for the tables (with floor and ceiling rows) and figures.
 
 Each run is an ordinary training run in ``OUT/<algo>/<data>/seed<k>/`` (its own checkpoint, metrics.json,
 logs and plots); a study that was stopped continues where it left off (finished runs are kept and not
@@ -30,6 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from ..run.errors import ConfigError
+
+IMAGE_DEFAULT_ROOTS = (
+    "data",
+    "/usr/share/datasets/fashion-mnist",
+)  # data.root tried in order (Debian's last)
 
 # The algorithms of the study and the overrides that make each one (on top of the preset).
 STUDY_ALGOS: dict[str, list[str]] = {
@@ -97,16 +108,36 @@ STUDY_VARIANTS: dict[str, list[str]] = {
         "algo.fitness=egan",
     ],
 }
+STUDY_VARIANTS.update(
+    {
+        "gan_least_squares": STUDY_ALGOS["gan_least_squares"],  # opt-in on images (in the toy default set)
+        "cegan_gp": ["algo=cegan", "algo.gradient_penalty=10"],  # CE-GAN-GP (the paper's WGAN-GP weight 10)
+        # equal wall-clock: the baselines run LONGER[kind] times the preset's generations, about the time of
+        # one population run (tools.study_images reads every algorithm's curve at that budget)
+        "gan_minimax_long": STUDY_ALGOS["gan_minimax"],
+        "gan_heuristic_long": STUDY_ALGOS["gan_heuristic"],
+    }
+)
+# image runs: fitness on 128 samples for every population method (CE-GAN's default; E-GAN's and SCGAN's are
+# 256), which fits the default image study in about 3 hours on two CPU cores; the README says so
+IMAGE_OVERRIDES = ["algo.eval_batch_size=128"]
+LONGER = {"toy": 2.4, "image": 3.0}  # generations factor of the *_long variants (measured cost ratios)
 ALL_ALGOS = {**STUDY_ALGOS, **STUDY_VARIANTS}
 TOY_DATA = ("ring8", "grid25")
+IMAGE_DATA = ("fashion_mnist", "stacked_fashion_mnist")
+PRESETS = {"toy": "toy_fast", "image": "fmnist_fast"}
+# the default algorithms per kind (the image study leaves least squares to the opt-in variants, for time)
+DEFAULT_ALGOS = {"toy": list(STUDY_ALGOS), "image": [a for a in STUDY_ALGOS if a != "gan_least_squares"]}
 METRICS = ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl")
 USAGE = (
     "usage: python -m evogan_lightning.study [algos=gan_minimax,...,scgan (or a variant: "
     + ",".join(STUDY_VARIANTS)
-    + ")] [data=ring8,grid25] "
-    "[seeds=0,1,2,3,4] [preset=toy_fast] [generations=N] [jobs=2] [out=studies/toy] "
-    "[extra='key=value ...'] [report_only=false]\n"
-    "extra: overrides for every run (algo.KEY only where that algorithm has the option)"
+    + ")] [data=ring8,grid25 | data=fashion_mnist,stacked_fashion_mnist] "
+    "[seeds=0,1,2,3,4] [preset=toy_fast|fmnist_fast] [generations=N] [jobs=2] [out=studies/toy|studies/images] "
+    "[extra='key=value ...'] [report_only=false] [root=DIR] [classifier=FILE] [curve_every=250] "
+    "[curve_samples=2000]\n"
+    "extra: overrides for every run (algo.KEY only where that algorithm has the option); root, classifier and "
+    "curve_*: image studies only"
 )
 
 
@@ -120,13 +151,20 @@ class Run:
     dir: Path
     metrics: dict[str, Any] = field(default_factory=dict)
     returncode: int | None = None
+    image: bool = False  # image runs are done when scored too (protocol.json)
+
+    @property
+    def trained(self) -> bool:
+        return (self.dir / "metrics.json").is_file()
 
     @property
     def done(self) -> bool:
-        return (self.dir / "metrics.json").is_file()
+        return self.trained and (not self.image or (self.dir / "protocol.json").is_file())
 
     def load(self) -> None:
         self.metrics = json.loads((self.dir / "metrics.json").read_text()) if self.done else {}
+        if self.done and self.image:
+            self.metrics.update(json.loads((self.dir / "protocol.json").read_text()))
 
 
 def split_list(value: Any) -> list[str]:
@@ -136,22 +174,35 @@ def split_list(value: Any) -> list[str]:
     return [s for s in str(value).replace(" ", "").split(",") if s]
 
 
+def data_kind(data: Sequence[str]) -> str:
+    """``"toy"`` or ``"image"`` for the study's data sets (one kind per study: their metrics differ)."""
+    unknown = [d for d in data if d not in (*TOY_DATA, *IMAGE_DATA)]
+    if unknown or not data:
+        raise ConfigError(
+            f"the study scores toy mixtures {list(TOY_DATA)} (modes covered, high-quality share, mode KL) or "
+            f"28x28 images {list(IMAGE_DATA)} (classifier-FID and the image protocol), got data {list(data)}. "
+            "For other images, sweep with Hydra and score FID instead: python -m evogan_lightning -m "
+            "algo=gan,cegan data=... seed=0,1,2 'callbacks=[default,fid]' (or classifier_fid), then "
+            "python -m evogan_lightning.summarize multirun/<date>/<time> metric=val/fid"
+        )
+    kinds = {"toy" if d in TOY_DATA else "image" for d in data}
+    if len(kinds) > 1:
+        raise ConfigError(
+            f"a study runs either toy mixtures or images, got both ({list(data)}); run two studies into two "
+            "out= folders"
+        )
+    return kinds.pop()
+
+
 def plan(algos: Sequence[str], data: Sequence[str], seeds: Sequence[int], out: Path) -> list[Run]:
     """The runs of a study, checked before anything starts (unknown names fail with the valid ones)."""
     unknown = [a for a in algos if a not in ALL_ALGOS]
     if unknown:
         raise ConfigError(f"unknown study algorithm(s) {unknown}; choose from {list(ALL_ALGOS)}")
-    not_toy = [d for d in data if d not in TOY_DATA]
-    if not_toy:
-        raise ConfigError(
-            f"the study scores toy mixtures only (modes covered, high-quality share, mode KL), got data "
-            f"{not_toy}; choose from {list(TOY_DATA)}. For images, sweep with Hydra and score FID instead: "
-            "python -m evogan_lightning -m algo=gan,cegan data=... seed=0,1,2 'callbacks=[default,fid]' "
-            "(or classifier_fid), then python -m evogan_lightning.summarize multirun/<date>/<time> metric=val/fid"
-        )
+    image = data_kind(data) == "image"
     if not seeds:
         raise ConfigError("seeds is empty; give at least one, e.g. seeds=0,1,2,3,4")
-    return [Run(a, d, s, out / a / d / f"seed{s}") for a in algos for d in data for s in seeds]
+    return [Run(a, d, s, out / a / d / f"seed{s}", image=image) for a in algos for d in data for s in seeds]
 
 
 def applicable(algo: str, extra: Sequence[str]) -> list[str]:
@@ -170,13 +221,67 @@ def applicable(algo: str, extra: Sequence[str]) -> list[str]:
     return keep
 
 
-def command(run: Run, preset: str, generations: int | None, extra: Sequence[str]) -> list[str]:
+@dataclass
+class ImageSetup:
+    """What image runs add to their command: the data root, the classifier of the curve and the protocol, and
+    the curve's schedule (classifier-FID of ``curve_samples`` samples every ``curve_every`` generations)."""
+
+    root: str
+    classifier: str
+    curve_every: int = 250
+    curve_samples: int = 2000
+
+    def train_overrides(self) -> list[str]:
+        return [
+            f"data.root={self.root}",
+            "callbacks=[default,classifier_fid]",
+            f"callbacks.classifier_fid.classifier={self.classifier}",
+            f"callbacks.classifier_fid.num_samples={self.curve_samples}",
+            f"callbacks.classifier_fid.every_n_generations={self.curve_every}",
+            "callbacks.classifier_fid.kid=false",
+            "trainer.enable_progress_bar=false",
+        ]
+
+    def score_command(self, run: Run) -> list[str]:
+        """``evaluate protocol=true`` on the run's last checkpoint, into ``protocol.json``."""
+        return [
+            sys.executable,
+            "-m",
+            "evogan_lightning.evaluate",
+            f"ckpt_path={run.dir / 'checkpoints' / 'last.ckpt'}",
+            f"classifier={self.classifier}",
+            "protocol=true",
+            "fid=false",
+            f"out={run.dir / 'protocol.json'}",
+        ]
+
+
+def preset_generations(preset: str) -> int:
+    """The ``generations`` of ``experiment=preset``."""
+    from ..run.config import compose
+
+    return int(compose([f"experiment={preset}", "output_dir=."]).generations)
+
+
+def command(
+    run: Run,
+    preset: str,
+    generations: int | None,
+    extra: Sequence[str],
+    image: ImageSetup | None = None,
+) -> list[str]:
     """The training command of one run (an ordinary ``python -m evogan_lightning`` call); ``extra``
-    overrides go to every run that has them (``applicable``)."""
+    overrides go to every run that has them (``applicable``). A ``*_long`` variant runs ``LONGER`` times the
+    generations (``generations`` or the preset's)."""
     cmd = [sys.executable, "-m", "evogan_lightning", f"experiment={preset}", *ALL_ALGOS[run.algo]]
     cmd += [f"data={run.data}", f"seed={run.seed}", f"hydra.run.dir={run.dir}"]
+    if run.algo.endswith("_long"):
+        base = generations if generations is not None else preset_generations(preset)
+        generations = round(base * LONGER["image" if run.image else "toy"])
     if generations is not None:
         cmd.append(f"generations={generations}")
+    if image is not None:
+        cmd += image.train_overrides() + applicable(run.algo, IMAGE_OVERRIDES)
     return cmd + applicable(run.algo, extra)
 
 
@@ -184,44 +289,62 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def execute(runs: Sequence[Run], commands: Sequence[list[str]], jobs: int) -> None:
-    """Run the commands ``jobs`` at a time (one CPU thread each when parallel), printing one line per finished
-    run with its numbers and the time left. A failed run is reported and the others go on."""
+def _summary(run: Run) -> str:
+    m = run.metrics
+    if run.image:
+        what = f"classifier-FID {m.get('test/classifier_fid', math.nan):.1f}"
+        if "test/modes_covered" in m:
+            what += f", {m['test/modes_covered']:.0f}/1000 modes"
+        return what
+    return f"{m['toy/modes_covered']:.0f}/{m['toy/num_modes']:.0f} modes, {100 * m['toy/high_quality_share']:.0f}% high quality"
+
+
+def execute(runs: Sequence[Run], commands: Sequence[Sequence[list[str]]], jobs: int) -> None:
+    """Run each run's commands (training, then scoring for images; one after another) with ``jobs`` runs at a
+    time (one CPU thread each when parallel), printing one line per finished run with its numbers and the
+    time left. A failed run is reported and the others go on. A run whose first command trains starts in an
+    empty folder (a run interrupted with the study starts afresh: no mixed logs)."""
     env = dict(os.environ)
     if jobs > 1:
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    pending = list(zip(runs, commands))
-    active: list[tuple[Run, subprocess.Popen, Any, float]] = []
+    pending = [(run, list(steps)) for run, steps in zip(runs, commands)]
+    active: list[tuple[Run, subprocess.Popen, Any, float, list[list[str]]]] = []
     started, finished, total = time.time(), 0, len(pending)
-    while pending or active:
-        while pending and len(active) < jobs:
-            run, cmd = pending.pop(0)
-            if run.dir.exists():  # a run interrupted with the study: start it afresh (no mixed logs)
+
+    def launch(run: Run, cmd: list[str], t0: float, rest: list[list[str]], fresh: bool) -> None:
+        if fresh:
+            if run.dir.exists():
                 shutil.rmtree(run.dir)
             run.dir.mkdir(parents=True, exist_ok=True)
-            log = open(run.dir / "study.log", "w")  # noqa: SIM115 (closed when the run ends)
-            log.write(shlex.join(cmd) + "\n")
-            log.flush()
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-            active.append((run, proc, log, time.time()))
+        run.dir.mkdir(parents=True, exist_ok=True)
+        log = open(run.dir / "study.log", "a")  # noqa: SIM115 (closed when the step ends)
+        log.write(shlex.join(cmd) + "\n")
+        log.flush()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        active.append((run, proc, log, t0, rest))
+
+    while pending or active:
+        while pending and len(active) < jobs:
+            run, steps = pending.pop(0)
+            trains = "evogan_lightning" == steps[0][2]
+            launch(run, steps[0], time.time(), steps[1:], fresh=trains)
         time.sleep(0.2)
         for item in list(active):
-            run, proc, log, t0 = item
+            run, proc, log, t0, rest = item
             if proc.poll() is None:
                 continue
             active.remove(item)
             log.close()
             run.returncode = proc.returncode
+            if proc.returncode == 0 and rest:
+                launch(run, rest[0], t0, rest[1:], fresh=False)
+                continue
             run.load()
             finished += 1
             elapsed = time.time() - started
             eta = elapsed / finished * (total - finished)
             if run.done:
-                m = run.metrics
-                what = (
-                    f"{m['toy/modes_covered']:.0f}/{m['toy/num_modes']:.0f} modes, "
-                    f"{100 * m['toy/high_quality_share']:.0f}% high quality"
-                )
+                what = _summary(run)
             else:
                 what = f"FAILED (exit {proc.returncode}; see {run.dir / 'study.log'})"
             print(
@@ -369,25 +492,72 @@ def report(runs: Sequence[Run], out: Path, header: str) -> str:
     return table
 
 
+def image_root(given: Any) -> str:
+    """``root=`` or the first of ``IMAGE_DEFAULT_ROOTS`` that holds the Fashion-MNIST training images."""
+    if given:
+        return str(given)
+    from ..data.images import locate
+
+    for root in IMAGE_DEFAULT_ROOTS:
+        files, _ = locate("fashion_mnist", {"root": root, "split": "train"})
+        if files is not None:
+            return root
+    raise ConfigError(
+        f"no Fashion-MNIST files in {list(IMAGE_DEFAULT_ROOTS)}: give root=DIR (the folder holding "
+        "train-images-idx3-ubyte[.gz]); on Debian/Ubuntu `apt-get install dataset-fashion-mnist` installs them "
+        "under /usr/share/datasets/fashion-mnist"
+    )
+
+
+def image_setup(args: dict[str, Any]) -> ImageSetup:
+    """Data root and classifier of an image study (the cached classifier is trained now when missing)."""
+    root = image_root(args["root"])
+    classifier = args["classifier"]
+    if classifier:
+        from ..metrics.image_protocol import ImageProtocol
+
+        ImageProtocol(
+            str(classifier), {"name": "fashion_mnist", "root": root}
+        )  # refuses a wrong classifier now
+    else:
+        from .train_classifier import cached_classifier
+
+        data_cfg = {"name": "fashion_mnist", "root": root, "download": False, "split": "train"}
+        classifier = str(cached_classifier(data_cfg, progress=False))
+    every, samples = int(args["curve_every"]), int(args["curve_samples"])
+    if every < 1 or samples < 10:
+        raise ConfigError(f"curve_every must be >= 1 and curve_samples >= 10, got {every} and {samples}")
+    return ImageSetup(root, str(classifier), every, samples)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .cli_common import parse_args
 
     argv = sys.argv[1:] if argv is None else argv
     defaults: dict[str, Any] = {
-        "algos": ",".join(STUDY_ALGOS),
+        "algos": None,  # DEFAULT_ALGOS of the data's kind
         "data": ",".join(TOY_DATA),
-        "seeds": "0,1,2,3,4",
-        "preset": "toy_fast",
+        "seeds": None,  # toy: 0-4, images: 0-2
+        "preset": None,  # PRESETS of the data's kind
         "generations": None,
         "jobs": 2,
-        "out": "studies/toy",
+        "out": None,  # studies/toy or studies/images
         "extra": "",
         "report_only": False,
+        "root": None,
+        "classifier": None,
+        "curve_every": 250,
+        "curve_samples": 2000,
     }
     try:
         args = parse_args(argv, defaults, USAGE)
+        data = split_list(args["data"])
+        kind = data_kind(data)
         try:
-            seeds = [int(s) for s in split_list(args["seeds"])]
+            given = (
+                args["seeds"] if args["seeds"] is not None else ("0,1,2,3,4" if kind == "toy" else "0,1,2")
+            )
+            seeds = [int(s) for s in split_list(given)]
         except ValueError as err:
             raise ConfigError(
                 f"seeds must be whole numbers separated by commas, got {args['seeds']!r}"
@@ -398,9 +568,11 @@ def main(argv: list[str] | None = None) -> int:
         generations = args["generations"]
         if generations is not None and not (isinstance(generations, int) and generations >= 1):
             raise ConfigError(f"generations must be a whole number >= 1, got {generations!r}")
-        out = Path(str(args["out"]))
-        runs = plan(split_list(args["algos"]), split_list(args["data"]), seeds, out)
+        out = Path(str(args["out"] or f"studies/{'toy' if kind == 'toy' else 'images'}"))
+        preset = str(args["preset"] or PRESETS[kind])
+        runs = plan(split_list(args["algos"] or DEFAULT_ALGOS[kind]), data, seeds, out)
         extra = shlex.split(str(args["extra"] or ""))
+        setup = image_setup(args) if kind == "image" else None
     except ConfigError as err:
         print(f"evogan_lightning.study: error: {err}", file=sys.stderr)
         return 2
@@ -410,19 +582,28 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{len(runs) - len(todo)} of {len(runs)} runs already finished in {out}; running the other {len(todo)}"
             )
-        print(
-            f"study: {len(todo)} runs, {jobs} at a time, preset experiment={args['preset']} -> {out}",
-            flush=True,
-        )
-        execute(todo, [command(r, str(args["preset"]), generations, extra) for r in todo], jobs)
+        print(f"study: {len(todo)} runs, {jobs} at a time, preset experiment={preset} -> {out}", flush=True)
+        steps = []
+        for r in todo:
+            train = [] if r.trained else [command(r, preset, generations, extra, setup)]
+            steps.append(train + ([setup.score_command(r)] if setup is not None else []))
+        execute(todo, steps, jobs)
+    what = "Toy study" if kind == "toy" else "Image study"
     header = (
-        f"Toy study, {time.strftime('%Y-%m-%d')}: `python -m evogan_lightning.study "
+        f"{what}, {time.strftime('%Y-%m-%d')}: `python -m evogan_lightning.study "
         + " ".join(argv)
-        + f"` (preset experiment={args['preset']}; mean +- std over seeds {','.join(map(str, seeds))})"
+        + f"` (preset experiment={preset}; mean +- std over seeds {','.join(map(str, seeds))})"
     )
-    table = report(runs, out, header)
-    print(table)
-    print(f"wrote {out / 'results.md'}, results.csv, results.json and samples.png")
+    if setup is not None:
+        from .study_images import report_images
+
+        table = report_images(runs, out, header, setup, preset)
+        print(table)
+        print(f"wrote {out / 'results.md'}, results.json, samples.png and fid_vs_time.png")
+    else:
+        table = report(runs, out, header)
+        print(table)
+        print(f"wrote {out / 'results.md'}, results.csv, results.json and samples.png")
     failed = [r for r in runs if not r.done]
     if failed:
         print(f"{len(failed)} run(s) did not finish; rerun the same command to retry them", file=sys.stderr)
