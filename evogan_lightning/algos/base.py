@@ -59,6 +59,8 @@ class EvoGANModule(L.LightningModule):
     algos/config.py; options a checkpoint lacks take the defaults of the code that wrote it).
     """
 
+    records: tuple[str, ...] = ()  # buffers that only hold statistics for the logs (NaN = not yet)
+
     algo_name: ClassVar[str] = "base"
     config_class: ClassVar[type[AlgoConfig]] = AlgoConfig  # the typed hyper-parameters (``self.hp``)
 
@@ -330,7 +332,8 @@ class EvoGANModule(L.LightningModule):
     def state_is_finite(self) -> bool:
         """Whether everything a checkpoint would hold can be trusted (one host sync; run before each save):
         every population's parents (``Population.state_finite``), the discriminator's parameters and buffers,
-        and the moments of every optimizer. A finite loss does not prove it (a 1e36 loss passes)."""
+        and the moments of every optimizer (not the ``records`` buffers: log statistics, NaN until set). A
+        finite loss does not prove it (a 1e36 loss passes)."""
         checks = [m.state_finite() for m in self.modules() if isinstance(m, Population)]
         populated = {
             id(t)
@@ -338,7 +341,11 @@ class EvoGANModule(L.LightningModule):
             if isinstance(m, Population)
             for t in (*m.parameters(), *m.buffers())
         }
-        tensors = [t for t in (*self.parameters(), *self.buffers()) if id(t) not in populated]
+        tensors = [
+            t
+            for name, t in (*self.named_parameters(), *self.named_buffers())
+            if id(t) not in populated and name not in self.records
+        ]
         if self._trainer is not None:
             for opt in self.trainer.optimizers:
                 tensors += [v for state in opt.state.values() for v in state.values() if torch.is_tensor(v)]

@@ -33,6 +33,8 @@ from .config import GAGANConfig
 class GAGAN(EvoGANModule):
     """P discriminators evolved by a GA every ``ga_every`` iterations; one generator by backprop."""
 
+    records = ("last_ga",)  # the last GA step for the logs: NaN before the first one, not training state
+
     algo_name = "gagan"
     config_class = GAGANConfig
     hp: GAGANConfig

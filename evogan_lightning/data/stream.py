@@ -53,7 +53,10 @@ class GenerationStream(IterableDataset):
             )
 
     def __len__(self) -> int:
-        return max(self.stop - self.start, 0)
+        # Counted from generation 0, not from ``start``: a run resumed from a checkpoint written mid-epoch gets
+        # Lightning's batch counter back (= the generation), so its epoch ends exactly at ``stop``; a length
+        # of stop - start would end it early and start a second epoch that replays batches from ``start``.
+        return max(self.stop, 0)
 
     def batch(self, g: int, _cache: dict | None = None) -> Tensor:
         """The real batch of generation ``g``: [batch_size, *shape]."""

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..algos import get_algorithm
 from ..algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
+from ..callbacks.checkpoint import GenerationCheckpoint
 from ..data.datamodule import GANDataModule
 from .checkpoint_io import read_checkpoint
 from .checks import check_matmul_precision, check_seed
@@ -242,6 +243,9 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
         from ..callbacks.progress import GenerationProgressBar
 
         callbacks.append(GenerationProgressBar())
+    # checkpoints last: a generation's evaluations (toy metrics, FID) are in its history before it is saved,
+    # so a run resumed from that checkpoint has the uninterrupted run's history
+    callbacks.sort(key=lambda c: isinstance(c, GenerationCheckpoint))
     trainer = L.Trainer(
         **trainer_kwargs,
         max_epochs=-1,

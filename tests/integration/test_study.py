@@ -32,12 +32,50 @@ def test_plan_names_every_run_and_rejects_bad_input(tmp_path):
     assert "algo.distill_step=adam" in study.command(variant, "toy_fast", None, [])
     with pytest.raises(ConfigError, match="unknown study algorithm.*'wgan'.*choose from"):
         study.plan(["wgan"], ["ring8"], [0], tmp_path)
-    with pytest.raises(ConfigError, match="toy mixtures only.*summarize.*metric=val/fid"):
+    with pytest.raises(ConfigError, match="toy mixtures.*28x28 images.*summarize.*metric=val/fid"):
         study.plan(["cegan"], ["cifar10"], [0], tmp_path)
+    with pytest.raises(ConfigError, match="either toy mixtures or images"):
+        study.plan(["cegan"], ["ring8", "fashion_mnist"], [0], tmp_path)
     with pytest.raises(ConfigError, match="seeds is empty"):
         study.plan(["cegan"], ["ring8"], [], tmp_path)
     assert study.main(["data=mnist"]) == 2
     assert study.main(["seeds=a,b"]) == 2
+
+
+def test_image_runs_add_root_curve_and_scoring(tmp_path):
+    setup = study.ImageSetup(root="/data/fm", classifier="/c/cls.pt", curve_every=100, curve_samples=500)
+    gan, egan, gan_long = (
+        study.plan([a], ["stacked_fashion_mnist"], [1], tmp_path)[0]
+        for a in ("gan_minimax", "egan", "gan_minimax_long")
+    )
+    assert gan.image and not gan.done
+    cmd = study.command(gan, "fmnist_fast", 40, [], setup)
+    assert "data.root=/data/fm" in cmd and "callbacks.classifier_fid.classifier=/c/cls.pt" in cmd
+    assert "callbacks.classifier_fid.every_n_generations=100" in cmd and "generations=40" in cmd
+    assert "algo.eval_batch_size=128" not in cmd  # the baseline has no fitness batch
+    assert "algo.eval_batch_size=128" in study.command(egan, "fmnist_fast", 40, [], setup)
+    assert "generations=120" in study.command(gan_long, "fmnist_fast", 40, [], setup)  # LONGER["image"] = 3
+    assert f"generations={round(3000 * 3)}" in study.command(gan_long, "fmnist_fast", None, [], setup)
+    score = setup.score_command(gan)
+    assert score[2] == "evogan_lightning.evaluate" and "protocol=true" in score
+    assert f"out={gan.dir / 'protocol.json'}" in score
+    # a trained run is done only once scored
+    gan.dir.mkdir(parents=True)
+    (gan.dir / "metrics.json").write_text("{}")
+    assert gan.trained and not gan.done
+    (gan.dir / "protocol.json").write_text('{"test/classifier_fid": 5.0}')
+    gan.load()
+    assert gan.done and gan.metrics["test/classifier_fid"] == 5.0
+
+
+def test_image_study_curve_at_a_budget():
+    from evogan_lightning.tools.study_images import value_at
+
+    points = [(10.0, 100, 50.0), (20.0, 200, 30.0), (30.0, 300, 20.0)]
+    assert value_at(points, 15.0) == (40.0, 150.0, True)
+    assert value_at(points, 5.0) == (50.0, 100, True)
+    assert value_at(points, 60.0) == (20.0, 300, False)  # ended before the budget: its last value
+    assert math.isnan(value_at([], 1.0)[0])
 
 
 def test_aggregate_is_mean_and_sample_std_over_seeds(tmp_path):
@@ -62,8 +100,9 @@ def test_aggregate_is_mean_and_sample_std_over_seeds(tmp_path):
     assert row["toy/high_quality_share_std"] == pytest.approx(0.1)
     assert row["generations_per_s"] == pytest.approx((60 + 30 + 20) / 3)
     assert row["train_seconds"] == pytest.approx(20.0) and row["seeds"] == 3 and row["missing"] == 0
-    assert "| egan | ring8 | 7.0 +- 1.0 / 8 | 80.0 +- 10.0 | 0.10 +- 0.00 | 37 | 20 | 3 |" in study.markdown(
-        [row]
+    assert (
+        "| egan | ring8 | 7.0 +- 1.0 / 8 | 1 of 3 | 80.0 +- 10.0 | 0.10 +- 0.00 | 37 | 20 | 3 |"
+        in study.markdown([row])
     )
     (runs[2].dir / "metrics.json").unlink()  # a run that failed or has not run yet
     (row,) = study.aggregate(runs)
@@ -71,7 +110,7 @@ def test_aggregate_is_mean_and_sample_std_over_seeds(tmp_path):
     for run in runs:
         (run.dir / "metrics.json").unlink(missing_ok=True)
     (row,) = study.aggregate(runs)
-    assert study.markdown([row]).endswith("| egan | ring8 | - | - | - | - | - | 0 of 3 |\n")  # not "nan"
+    assert study.markdown([row]).endswith("| egan | ring8 | - | - | - | - | - | - | 0 of 3 |\n")  # not "nan"
     assert study.mean_std([5.0]) == (5.0, 0.0)
     assert all(math.isnan(v) for v in study.mean_std([]))
 
