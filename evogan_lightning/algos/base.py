@@ -24,7 +24,7 @@ from ..evolution.losses import discriminator_loss, gradient_penalty, r1_penalty
 from ..evolution.selection import ALL_DIVERGED
 from ..evolution.tally import OperatorTally
 from ..nets import NetSpec, effective_options, resolve_net
-from ..run.errors import DIVERGENCE_ADVICE, ConfigError, DivergedError
+from ..run.errors import DIVERGENCE_ADVICE, EXPLODED, ConfigError, DivergedError, within_bound
 from .config import AlgoConfig
 
 CHECKPOINT_KEY = "evogan"
@@ -91,7 +91,7 @@ class EvoGANModule(L.LightningModule):
         self._rng_device: str | None = None
         self._shared_rng: torch.Generator | None = None
         # device flags, updated in place (no host sync, CUDA-graph safe) and read by check_finite
-        self._nonfinite = torch.zeros((), dtype=torch.bool)  # a logged loss went NaN/Inf
+        self._nonfinite = torch.zeros((), dtype=torch.bool)  # a logged loss went NaN/Inf or beyond EXPLODED
         self._no_survivor = torch.zeros((), dtype=torch.bool)  # every candidate of a generation diverged
         self._graph: GraphedGeneration | None = None
         self._in_generation = False
@@ -279,7 +279,7 @@ class EvoGANModule(L.LightningModule):
         self.generation += 1
         losses = [v for k, v in stats.items() if k.startswith("loss/")]
         if losses:
-            self._nonfinite.logical_or_(~torch.isfinite(torch.stack(losses)).all())
+            self._nonfinite.logical_or_(~within_bound(torch.stack(losses)))
         if (
             self.world_size > 1
             or self.generation % self.log_every == 0
@@ -325,7 +325,8 @@ class EvoGANModule(L.LightningModule):
             raise DivergedError(f"{ALL_DIVERGED} (detected at generation {self.generation})")
         if nonfinite:
             raise DivergedError(
-                f"training diverged (NaN/Inf loss) by generation {self.generation}. {DIVERGENCE_ADVICE}"
+                f"training diverged (a NaN/Inf loss, or one beyond {EXPLODED:.0e}) by generation "
+                f"{self.generation}. {DIVERGENCE_ADVICE}"
             )
 
     @torch.no_grad()
@@ -346,10 +347,15 @@ class EvoGANModule(L.LightningModule):
             for name, t in (*self.named_parameters(), *self.named_buffers())
             if id(t) not in populated and name not in self.records
         ]
+        squared = []
         if self._trainer is not None:
             for opt in self.trainer.optimizers:
-                tensors += [v for state in opt.state.values() for v in state.values() if torch.is_tensor(v)]
-        checks += [torch.isfinite(t).all() for t in tensors if t.is_floating_point()]
+                for state in opt.state.values():
+                    for key, v in state.items():
+                        if torch.is_tensor(v):
+                            (squared if key == "exp_avg_sq" else tensors).append(v)
+        checks += [within_bound(t) for t in tensors if t.is_floating_point()]
+        checks += [within_bound(t, square=True) for t in squared if t.is_floating_point()]
         return bool(torch.stack([c.to(self._nonfinite.device) for c in checks]).all()) if checks else True
 
     def record(self, stats: Mapping[str, Tensor | float]) -> None:

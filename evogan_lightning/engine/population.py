@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..run.errors import within_bound
+
 Rows = slice | Tensor
 
 
@@ -236,15 +238,17 @@ class Population(nn.Module):
     @torch.no_grad()
     def state_finite(self) -> Tensor:
         """True (a 0-dim bool tensor on the device, no sync) when the parents' weights, float buffers and Adam
-        moments are finite and no fitness is -inf (a diverged member). NaN means "not scored yet" (algorithms
+        moments are finite and within ``run.errors.EXPLODED`` (second moments: its square) and no fitness is -inf (a diverged member). NaN means "not scored yet" (algorithms
         without a fitness; GAGAN's offspring until their first evaluation) and +inf is the zero-gradient F_d,
         the best fitness. Children rows are scratch space and may hold a diverged candidate that was not
         selected."""
         rows = self.parent_rows
-        flats = [self.params[rows], self.exp_avg[rows], self.exp_avg_sq[rows]]
+        flats = [self.params[rows], self.exp_avg[rows]]
         if self.buffers_flat is not None:
             flats.append(self.buffers_flat[rows])
-        ok = torch.stack([torch.isfinite(f).all() for f in flats]).all()
+        ok = torch.stack(
+            [*(within_bound(f) for f in flats), within_bound(self.exp_avg_sq[rows], square=True)]
+        ).all()
         return ok & ~(self.fitness == float("-inf")).any()
 
     def grad_norm(self, rows: slice) -> Tensor:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ..algos.base import CHECKPOINT_KEY, upgrade_checkpoint
-from .errors import ConfigError
+from .errors import EXPLODED, ConfigError, within_bound
 
 FIX = "pass a checkpoints/last.ckpt written by a run"
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
@@ -46,3 +46,43 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt:
         raise ConfigError(f"{p} is not an evogan_lightning checkpoint (no '{CHECKPOINT_KEY}' section); {FIX}")
     return upgrade_checkpoint(ckpt)
+
+
+POPULATION_ROWS = ("params", "exp_avg", "exp_avg_sq", "buffers_flat")  # engine.population: one row per slot
+
+
+def damaged_tensors(ckpt: dict[str, Any]) -> list[str]:
+    """Names of the checkpoint's weights, buffers and optimizer moments that are NaN/Inf or beyond
+    ``EXPLODED`` (Adam's second moments: its square). Fitness values are left out (NaN = not scored yet)."""
+    bad = []
+    state = ckpt.get("state_dict", {})
+    for name, t in state.items():
+        if torch.is_tensor(t) and t.is_floating_point() and "fitness" not in name:
+            prefix, _, field = name.rpartition(".")
+            parents = state.get(
+                f"{prefix}.fitness"
+            )  # a population: its parents' rows only (children: scratch)
+            if parents is not None and field in POPULATION_ROWS:
+                t = t[: parents.shape[0]]
+            if not bool(within_bound(t, square=field == "exp_avg_sq")):
+                bad.append(name)
+    for k, opt in enumerate(ckpt.get("optimizer_states", [])):
+        for pid, state in opt.get("state", {}).items():
+            for key, t in state.items():
+                if torch.is_tensor(t) and t.is_floating_point():
+                    if not bool(within_bound(t, square=key == "exp_avg_sq")):
+                        bad.append(f"optimizer {k}, parameter {pid}, {key}")
+    return bad
+
+
+def check_resumable(ckpt: dict[str, Any], path: str | Path) -> None:
+    """ConfigError when the checkpoint at ``path`` holds a damaged (NaN/Inf or exploded) state: resuming it
+    could only diverge, and the cause is the file, not the learning rate."""
+    bad = damaged_tensors(ckpt)
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ConfigError(
+            f"checkpoint {path} is damaged: {shown} hold NaN/Inf or values beyond {EXPLODED:.0e}, so it cannot be "
+            "resumed. Resume an earlier snapshot (checkpoints/gen_*.ckpt, written with "
+            "callbacks.checkpoint.keep_every=N) or start a new run."
+        )

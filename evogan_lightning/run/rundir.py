@@ -8,6 +8,11 @@ continues it.
 - ``requeue_slurm_job()`` (after SIGUSR1) and ``slurm_requeued_checkpoint(folder)``: a job that SLURM
   requeued resumes by itself from the ``last.ckpt`` its earlier attempt wrote into the same folder.
 - ``continue_command(last, generations)``: a command that can be pasted as it is (quoted paths).
+- ``claim_folder(folder, ...)``: a folder belongs to one run; a new run into a folder that holds another run
+  (its checkpoint or metrics) is refused unless it resumes that checkpoint or ``overwrite=true``.
+- ``record_invocation(folder, ...)``: the ``.hydra/`` files (composed config, overrides), written by us after
+  the lock and the folder check (Hydra's own are off: ``hydra.output_subdir: null``), so a refused run never
+  touches another run's files.
 """
 
 from __future__ import annotations
@@ -109,22 +114,62 @@ def continue_folder(ckpt_path: str) -> Path | None:
 
 
 def adopt_folder(fresh: Path, run: Path) -> None:
-    """Hydra made ``fresh`` for this invocation; the run continues in ``run``: keep this invocation's
-    overrides as ``run/.hydra/resume-<time>-overrides.yaml`` and remove ``fresh`` (and its empty parents, e.g.
-    ``outputs/<date>``) if it holds nothing else."""
+    """Hydra made ``fresh`` for this invocation; the run continues in ``run`` (``record_invocation`` keeps
+    this invocation's overrides there): remove ``fresh`` (and its empty parents, e.g. ``outputs/<date>``)
+    if it holds nothing else."""
     if fresh.resolve() == run.resolve() or not fresh.is_dir():
         return
-    overrides = fresh / ".hydra" / "overrides.yaml"
     with contextlib.suppress(OSError):
-        if overrides.is_file():
-            (run / ".hydra").mkdir(exist_ok=True)
-            shutil.copyfile(
-                overrides, run / ".hydra" / f"resume-{time.strftime('%Y%m%d-%H%M%S')}-overrides.yaml"
-            )
         if {p.name for p in fresh.iterdir()} <= {".hydra"}:
             shutil.rmtree(fresh)
             for parent in (fresh.parent, fresh.parent.parent):  # outputs/<date>/ when they held only it
                 parent.rmdir()
+
+
+RUN_MARKERS = ("checkpoints/last.ckpt", "metrics.json")  # a folder holding either holds a run
+
+
+def claim_folder(folder: Path, resume_from: str | None, overwrite: bool) -> None:
+    """Make sure ``folder`` may take this run (call with the lock held). A folder that holds another run is
+    refused with the ways out, unless this run resumes that run's checkpoint, or ``overwrite`` empties it
+    (every file but the lock)."""
+    held = [folder / m for m in RUN_MARKERS if (folder / m).is_file()]
+    if not held:
+        return
+    last = folder / "checkpoints" / "last.ckpt"
+    if resume_from and Path(resume_from).resolve().parent.parent == folder.resolve():
+        return
+    if overwrite:
+        for item in folder.iterdir():
+            if item.name == LOCK_NAME:
+                continue
+            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+        return
+    ways = "choose another folder (hydra.run.dir=PATH) or replace that run with overwrite=true"
+    if last.is_file():
+        ways = f"continue it with ckpt_path={hydra_value(str(last))} (and generations=N), " + ways
+    raise ConfigError(f"the output folder {folder} holds another run ({held[0].relative_to(folder)}); {ways}")
+
+
+def record_invocation(folder: Path, cfg, resumed_here: bool) -> None:
+    """Write ``.hydra/config.yaml`` and ``.hydra/overrides.yaml`` (a new run) or
+    ``.hydra/resume-<time>-overrides.yaml`` (a run continued in its folder); nothing outside Hydra."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from omegaconf import OmegaConf
+
+        hc = HydraConfig.get()
+    except Exception:  # the compose API / train(cfg) from Python: no invocation to record
+        return
+    hydra_dir = folder / ".hydra"
+    hydra_dir.mkdir(parents=True, exist_ok=True)
+    overrides = OmegaConf.to_yaml(list(hc.overrides.task))
+    if resumed_here and (hydra_dir / "config.yaml").is_file():
+        (hydra_dir / f"resume-{time.strftime('%Y%m%d-%H%M%S')}-overrides.yaml").write_text(overrides)
+        return
+    task = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    (hydra_dir / "config.yaml").write_text(OmegaConf.to_yaml(task))
+    (hydra_dir / "overrides.yaml").write_text(overrides)
 
 
 def requeue_slurm_job() -> str:

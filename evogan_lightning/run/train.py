@@ -22,7 +22,7 @@ from ..algos import get_algorithm
 from ..algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
 from ..callbacks.checkpoint import GenerationCheckpoint
 from ..data.datamodule import GANDataModule
-from .checkpoint_io import read_checkpoint
+from .checkpoint_io import check_resumable, read_checkpoint
 from .checks import check_matmul_precision, check_seed
 from .console import (
     StopState,
@@ -36,8 +36,10 @@ from .memory import check_generation_memory
 from .resume import resume_config, typed_overrides
 from .rundir import (
     adopt_folder,
+    claim_folder,
     continue_command,
     continue_folder,
+    record_invocation,
     requeue_slurm_job,
     run_lock,
     slurm_requeued_checkpoint,
@@ -104,8 +106,10 @@ def module_config(cfg: dict[str, Any], data_info: dict[str, Any]) -> dict[str, A
 
 def load_checkpoint_meta(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A checkpoint's evogan section and the module config it was trained with (read on the CPU); a
-    ConfigError naming the file when it is missing, truncated or not a checkpoint."""
+    ConfigError naming the file when it is missing, truncated, not a checkpoint or damaged (NaN/Inf or
+    exploded weights or moments)."""
     ckpt = read_checkpoint(path)
+    check_resumable(ckpt, path)
     return ckpt[CHECKPOINT_KEY], dict(ckpt.get("hyper_parameters", {}).get("cfg", {}))
 
 
@@ -187,6 +191,10 @@ def train(cfg: DictConfig) -> float | None:
     out_dir = choose_folder(cfg)
     ensure_writable(out_dir)
     with run_lock(out_dir):
+        resume_from = str(cfg.ckpt_path) if cfg.get("ckpt_path") else None
+        claim_folder(out_dir, resume_from, bool(cfg.get("overwrite", False)))
+        resumed_here = bool(resume_from) and Path(resume_from).resolve().parent.parent == out_dir.resolve()
+        record_invocation(out_dir, cfg, resumed_here)
         return _train(cfg, out_dir)
 
 

@@ -17,8 +17,8 @@ from ..run.errors import ConfigError, DivergedError, StoppedByUser
 
 
 def remove_if_empty(cfg: DictConfig) -> None:
-    """A run rejected before training leaves a folder holding only Hydra's ``.hydra/`` (and the
-    ``config.yaml`` written before a late check): remove it."""
+    """A run rejected before training leaves a folder that is empty or holds only ``.hydra/`` (and the
+    ``config.yaml`` written before a late check): remove it, and ``outputs/<date>/`` when that is empty."""
     try:
         out = Path(str(cfg.output_dir))
         if out.is_dir() and {p.name for p in out.iterdir()} <= {
@@ -27,6 +27,8 @@ def remove_if_empty(cfg: DictConfig) -> None:
             f"{HydraConfig.get().job.name}.log",
         }:
             shutil.rmtree(out)
+            for parent in (out.parent, out.parent.parent):  # outputs/<date>/ when it held only this run
+                parent.rmdir()
     except Exception:  # never hide the real error behind a clean-up problem
         pass
 

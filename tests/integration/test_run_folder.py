@@ -1,0 +1,76 @@
+"""A run folder belongs to one run, and an exploded state is a diverged state (issue 25):
+run/rundir.claim_folder and record_invocation, run/errors.EXPLODED, run/checkpoint_io.check_resumable."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import run_main_in_process
+
+from evogan_lightning.run.config import compose
+from evogan_lightning.run.errors import ConfigError, DivergedError
+from evogan_lightning.run.train import train
+
+COMMON = [
+    "algo=gan",
+    "net=mlp",
+    "net.hidden=16",
+    "logger=none",
+    "trainer.enable_progress_bar=false",
+    "generations=6",
+]
+
+
+def test_a_new_run_into_a_finished_runs_folder_is_refused_unless_it_resumes_or_overwrites(tmp_path):
+    train(compose(COMMON, output_dir=str(tmp_path)))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    (tmp_path / "notes.txt").write_text("the old run's")
+    with pytest.raises(
+        ConfigError, match="holds another run.*ckpt_path=.*hydra.run.dir=PATH.*overwrite=true"
+    ):
+        train(compose([*COMMON, "seed=3"], output_dir=str(tmp_path)))
+    assert last.read_bytes() == before  # untouched
+    train(
+        compose([*COMMON, "generations=8", f"ckpt_path={last}"], output_dir=str(tmp_path))
+    )  # resuming: fine
+    assert torch.load(last, weights_only=False)["evogan"]["generation"] == 8
+    train(compose([*COMMON, "seed=3", "overwrite=true"], output_dir=str(tmp_path)))
+    assert torch.load(last, weights_only=False)["evogan"]["generation"] == 6
+    assert not (tmp_path / "notes.txt").exists()  # the old run's files are gone, not mixed with the new
+
+
+def test_a_refused_cli_run_leaves_the_other_runs_hydra_files_and_no_folder_of_its_own(
+    tmp_path, capsys, monkeypatch
+):
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)
+    code, _ = run_main_in_process([*COMMON, f"hydra.run.dir={run}"], capsys, monkeypatch)
+    assert code == 0
+    hydra_files = {p.name: p.read_bytes() for p in (run / ".hydra").iterdir()}
+    assert set(hydra_files) == {"config.yaml", "overrides.yaml"}
+    assert b"generations=6" in hydra_files["overrides.yaml"]
+    code, out = run_main_in_process([*COMMON, "seed=2", f"hydra.run.dir={run}"], capsys, monkeypatch)
+    assert code == 2 and "holds another run" in out and "Traceback" not in out
+    assert {p.name: p.read_bytes() for p in (run / ".hydra").iterdir()} == hydra_files
+    code, out = run_main_in_process([*COMMON, "generations=0"], capsys, monkeypatch)  # refused early
+    assert code == 2 and not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize(
+    "bad", [["algo.lr_d=10"], ["algo=cegan", "algo.lr_g=1e3"], ["algo=gagan", "algo.lr_d=1e3"]]
+)
+def test_an_exploded_run_stops_as_diverged_without_nan(tmp_path, bad):
+    cfg = compose([*COMMON, "generations=300", "log_every_n_generations=10", *bad], output_dir=str(tmp_path))
+    with pytest.raises(DivergedError, match="beyond 1e\\+08"):
+        train(cfg)
+
+
+def test_a_checkpoint_with_exploded_moments_is_damaged_not_diverged(tmp_path):
+    train(compose(COMMON, output_dir=str(tmp_path)))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=False)
+    ckpt["state_dict"]["generators.exp_avg_sq"][0, 0] = 1e30  # 1e15 gradients: an exploded state
+    torch.save(ckpt, last)
+    with pytest.raises(ConfigError, match="is damaged: generators.exp_avg_sq.*earlier snapshot"):
+        train(compose([*COMMON, "generations=10", f"ckpt_path={last}"], output_dir=str(tmp_path)))
