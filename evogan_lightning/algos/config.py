@@ -113,8 +113,8 @@ class AlgoConfig:
     population_size: int = option(1, must=">= 1 (a whole number)", ok=at_least(1))  # mu
     d_steps: int = option(must=">= 1 (a whole number)", ok=at_least(1))  # n_D
     batch_size: int = option(must=">= 1 (a whole number)", ok=at_least(1))  # m
-    lr_g: float = option(must="a number > 0", ok=lambda v: v > 0)
-    lr_d: float = option(must="a number > 0", ok=lambda v: v > 0)
+    lr_g: float = option(must="a finite number > 0", ok=lambda v: 0 < v < float("inf"))
+    lr_d: float = option(must="a finite number > 0", ok=lambda v: 0 < v < float("inf"))
     lr_schedule: str = option("constant", choices=LR_SCHEDULES)
     betas: list[float] = option(
         [0.5, 0.999], must="two numbers in [0, 1)", ok=lambda b: len(b) == 2 and all(0 <= x < 1 for x in b)

@@ -34,6 +34,12 @@ class GenerationCheckpoint(L.Callback):
             raise ValueError(f"every_n_generations must be >= 1, got {every_n_generations}")
         if every_n_minutes < 0:
             raise ValueError(f"every_n_minutes must be >= 0 (0 = off), got {every_n_minutes}")
+        if keep_every < 0 or (keep_every and keep_every % every_n_generations):
+            raise ValueError(
+                f"keep_every={keep_every} keeps a snapshot at saves whose generation it divides, and saves come "
+                f"every {every_n_generations} generations: use a multiple of every_n_generations (e.g. "
+                f"keep_every={every_n_generations * max(1, round(keep_every / every_n_generations))}), or 0 for none"
+            )
         self.dirpath = Path(dirpath)
         self.every, self.keep_every = int(every_n_generations), int(keep_every)
         self.every_seconds = 60.0 * float(every_n_minutes)

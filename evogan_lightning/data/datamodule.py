@@ -13,6 +13,7 @@ from typing import Any
 import lightning as L
 from torch.utils.data import DataLoader
 
+from ..run.errors import ConfigError
 from .fake import FakeImages
 from .stream import GenerationStream, StreamLoader
 from .toy import TOY_MIXTURES
@@ -84,7 +85,10 @@ class GANDataModule(L.LightningDataModule):
         if self.is_toy:
             self.source = TOY_MIXTURES[self.name]()
         elif self.name == "fake":
-            self.source = FakeImages(int(self.cfg.get("num_images", 512)), self.shape, seed=self.seed)
+            try:
+                self.source = FakeImages(int(self.cfg.get("num_images", 512)), self.shape, seed=self.seed)
+            except ValueError as err:
+                raise ConfigError(str(err)) from err
         else:
             self.source = _images().build_dataset(self.name, self.cfg)
 

@@ -70,12 +70,15 @@ def resolve_net(net_cfg: Mapping, shape: tuple[int, ...]) -> NetSpec:
     mod = family(name)
     mod.check_shape(tuple(shape))
     options = {k: v for k, v in cfg.items() if k not in _RESERVED}
-    latent = cfg.get("latent_dim") or mod.LATENT_DIM
+    latent = cfg.get("latent_dim")
+    latent = mod.LATENT_DIM if latent is None else latent  # null: the family's default; 0 is an error
     noise = cfg.get("noise") or mod.NOISE
     if noise not in ("normal", "uniform"):
         raise ValueError(f"net.noise must be 'normal' or 'uniform', got {noise!r}")
-    if int(latent) < 1:
-        raise ValueError(f"net.latent_dim must be >= 1, got {latent}")
+    if isinstance(latent, bool) or not isinstance(latent, int) or latent < 1:
+        raise ValueError(
+            f"net.latent_dim must be a whole number >= 1, got {latent!r} (net={name}: default {mod.LATENT_DIM})"
+        )
     spec = NetSpec(name=name, latent_dim=int(latent), noise=noise, options=options)
     # Build once on the meta device to surface option typos before training starts.
     import torch

@@ -26,6 +26,12 @@ def _check_options(options: dict) -> None:
     unknown = set(options) - _OPTIONS
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)} for net=mlp; valid: {sorted(_OPTIONS)}")
+    for key in ("hidden", "g_layers", "d_layers"):
+        value = options.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"net.{key} must be a whole number >= 1, got {value!r} (default {DEFAULTS[key]})"
+            )
 
 
 class MLPGenerator(nn.Module):

@@ -38,3 +38,45 @@ def compose(overrides: Sequence[str] = (), output_dir: str | None = None) -> Dic
         OmegaConf.set_struct(cfg, False)
         cfg.output_dir = str(output_dir)
     return cfg
+
+
+GROUPS = ("algo", "data", "net", "trainer", "logger", "callbacks")
+HINTS = {"device": "trainer.accelerator=cpu|gpu (and trainer.devices=N)", "epochs": "generations=N"}
+
+
+def _suggest(key: str, valid: Sequence[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = HINTS.get(key) or (close[0] if close else None)
+    return f" (did you mean {hint}?)" if hint else ""
+
+
+def check_keys(cfg: dict) -> None:
+    """Refuse keys that nothing reads (``+generationz=5``, ``+device=cuda``, ``+data.image_size=32`` on toy
+    data): top-level keys must be those of ``conf/config.yaml`` or a config group, and ``data.*`` keys those
+    of the chosen data set's ``conf/data/<name>.yaml``. ConfigError with the valid keys."""
+    from omegaconf import OmegaConf
+
+    from .errors import ConfigError
+
+    primary = OmegaConf.load(config_dir() / "config.yaml")
+    valid = {k for k in primary if k not in ("defaults", "hydra")} | set(GROUPS) | {"hydra"}
+    unknown = sorted(set(cfg) - valid)
+    if unknown:
+        raise ConfigError(
+            f"unknown top-level key(s) {unknown}{_suggest(unknown[0], sorted(valid))}; nothing reads them. "
+            f"Valid: {sorted(valid - {'hydra'})} and each group's keys (algo.*, data.*, net.*, ...)"
+        )
+    data = cfg.get("data") or {}
+    spec = config_dir() / "data" / f"{data.get('name')}.yaml"
+    if spec.is_file():
+        known = set(OmegaConf.load(spec)) | {
+            "batch_size"
+        }  # batch_size: set by the algorithm (reals per generation)
+        extra = sorted(set(data) - known)
+        if extra:
+            raise ConfigError(
+                f"data={data['name']} has no option(s) {extra}{_suggest(extra[0], sorted(known - {'batch_size'}))}; its options: "
+                f"{sorted(known - {'batch_size'})}"
+            )

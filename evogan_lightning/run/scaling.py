@@ -40,11 +40,14 @@ def _count(devices: Any) -> int:
     if isinstance(devices, str) and devices.strip() == "-1":
         return torch.cuda.device_count() or 1
     try:
-        return int(devices)
+        n = int(devices)
     except (TypeError, ValueError) as err:
         raise ConfigError(
             f"trainer.devices must be an integer, a list of GPU ids or 'auto', got {devices!r}"
         ) from err
+    if n < 1 and n != -1:
+        raise ConfigError(f"trainer.devices must be >= 1 (or -1 / 'auto': every device), got {devices!r}")
+    return n
 
 
 def check_gpu_ids(devices: Any, gpus: int) -> None:

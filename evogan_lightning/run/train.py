@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -24,6 +25,7 @@ from ..callbacks.checkpoint import GenerationCheckpoint
 from ..data.datamodule import GANDataModule
 from .checkpoint_io import check_resumable, read_checkpoint
 from .checks import check_matmul_precision, check_seed
+from .config import check_keys
 from .console import (
     StopState,
     quiet_warnings,
@@ -145,13 +147,17 @@ def toy_summary(metrics: dict[str, Any], data_name: str) -> str | None:
     )
 
 
-def instantiate_group(group: DictConfig | None, job: dict[str, Any] | None = None) -> list[Any]:
+def instantiate_group(
+    group: DictConfig | None, job: dict[str, Any] | None = None, name: str = "callbacks"
+) -> list[Any]:
     """Instantiate every entry (``_target_``) of a config group mapping; ``null`` entries are skipped.
-    In a sweep, W&B runs are grouped by sweep directory and named after their overrides."""
+    In a sweep, W&B runs are grouped by sweep directory and named after their overrides. A bad value
+    (the entry's own ValueError) becomes one ConfigError naming ``<name>.<entry>``, not Hydra's
+    instantiation traceback."""
     if not group:
         return []
     out = []
-    for v in group.values():
+    for key, v in group.items():
         if v is None:
             continue
         extra: dict[str, Any] = {}
@@ -159,7 +165,13 @@ def instantiate_group(group: DictConfig | None, job: dict[str, Any] | None = Non
             sweep = Path(job["sweep_dir"])  # multirun/<date>/<time>: both parts, so groups stay unique
             extra["group"] = v.get("group") or f"{sweep.parent.name}_{sweep.name}".strip("_")
             extra["name"] = f"{job['job_num']}:{job['override_dirname'] or v.get('name')}"
-        out.append(instantiate(v, **extra))
+        try:
+            out.append(instantiate(v, **extra))
+        except InstantiationException as err:
+            cause = err.__cause__ if err.__cause__ is not None else err
+            if isinstance(cause, (ValueError, TypeError)):
+                raise ConfigError(f"{name}.{key}: {cause}") from err
+            raise
     return out
 
 
@@ -186,6 +198,7 @@ def train(cfg: DictConfig) -> float | None:
     """Train one configuration; returns the main metric (toy: modes covered, else the last G loss). The
     output folder is locked while the run uses it (``rundir.run_lock``)."""
     check_required(cfg)
+    check_keys(OmegaConf.to_container(cfg, resolve=False))  # type: ignore[arg-type]
     setup_logging()
     tidy_lightning_logging()
     out_dir = choose_folder(cfg)
@@ -245,7 +258,7 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
     trainer_kwargs = resolve_trainer_kwargs(
         dict(plain.get("trainer") or {}), job.get("job_num"), job.get("parallel", False)
     )
-    loggers = instantiate_group(cfg.get("logger"), job)
+    loggers = instantiate_group(cfg.get("logger"), job, name="logger")
     callbacks = instantiate_group(cfg.get("callbacks"))
     if trainer_kwargs.get("enable_progress_bar", True):
         from ..callbacks.progress import GenerationProgressBar

@@ -74,3 +74,47 @@ def test_a_checkpoint_with_exploded_moments_is_damaged_not_diverged(tmp_path):
     torch.save(ckpt, last)
     with pytest.raises(ConfigError, match="is damaged: generators.exp_avg_sq.*earlier snapshot"):
         train(compose([*COMMON, "generations=10", f"ckpt_path={last}"], output_dir=str(tmp_path)))
+
+
+@pytest.mark.parametrize(
+    "overrides, needle",
+    [
+        (["+generationz=5"], "unknown top-level key(s) ['generationz'] (did you mean generations?)"),
+        (["+device=cuda"], "did you mean trainer.accelerator"),
+        (
+            ["+data.image_size=32"],
+            "data=ring8 has no option(s) ['image_size']; its options: ['name', 'num_workers']",
+        ),
+        (["net.hidden=0"], "net.hidden must be a whole number >= 1, got 0"),
+        (
+            ["net=mnist28", "data=fake", "data.image_size=28", "net.latent_dim=0"],
+            "net.latent_dim must be a whole number >= 1",
+        ),
+        (["net=auto", "data=fake", "data.num_images=0"], "data.num_images must be >= 1, got 0"),
+        (["trainer.devices=0"], "trainer.devices must be >= 1"),
+        (["algo.lr_d=inf"], "algo.lr_d must be a finite number > 0, got inf"),
+        (
+            ["callbacks.checkpoint.every_n_generations=0"],
+            "callbacks.checkpoint: every_n_generations must be >= 1",
+        ),
+        (["callbacks.checkpoint.every_n_minutes=-1"], "callbacks.checkpoint: every_n_minutes must be >= 0"),
+        (
+            ["callbacks.checkpoint.keep_every=100"],
+            "use a multiple of every_n_generations (e.g. keep_every=500)",
+        ),
+        (
+            ["callbacks.toy_metrics.num_samples=0"],
+            "callbacks.toy_metrics: every_n_generations and num_samples",
+        ),
+        (["callbacks.samples.every_n_generations=-1"], "callbacks.samples: every_n_generations must be >= 1"),
+    ],
+)
+def test_configs_that_nothing_reads_or_that_cannot_work_are_refused_in_one_line_and_leave_no_folder(
+    tmp_path, capsys, monkeypatch, overrides, needle
+):
+    monkeypatch.chdir(tmp_path)
+    args = [a for a in COMMON if not (a.startswith("net") and any(o.startswith("net=") for o in overrides))]
+    code, out = run_main_in_process([*args, *overrides], capsys, monkeypatch)
+    assert code == 2 and needle in out, out[-2000:]
+    assert "Traceback" not in out and "Error executing job" not in out
+    assert not (tmp_path / "outputs").exists()

@@ -61,7 +61,8 @@ def test_every_algorithm_has_a_schema_that_its_yaml_composes_on():
             {"loss": "wgan"},
             "unknown algo.loss 'wgan'; choose one of ['minimax', 'heuristic', 'least_squares']",
         ),
-        ({"lr_d": 0}, "algo.lr_d must be a number > 0, got 0.0"),
+        ({"lr_d": 0}, "algo.lr_d must be a finite number > 0, got 0.0"),
+        ({"lr_d": float("inf")}, "algo.lr_d must be a finite number > 0, got inf"),
         ({"betas": [0.5]}, "algo.betas must be two numbers in [0, 1), got [0.5]"),
         (
             {"gradient_penalty": float("nan")},
