@@ -496,6 +496,44 @@ def report(runs: Sequence[Run], out: Path, header: str) -> str:
     return table
 
 
+def check_extra(runs: Sequence[Run], preset: str, extra: Sequence[str]) -> None:
+    """Every ``extra`` override must mean something: an ``algo.KEY`` that none of the study's algorithms has,
+    or any override that does not compose with the preset, is refused now (not dropped while the report
+    lists it)."""
+    from ..algos.config import CONFIGS
+    from ..run.config import check_keys, compose
+
+    algos = list(dict.fromkeys(r.algo for r in runs))
+    names = {next(o.split("=", 1)[1] for o in ALL_ALGOS[a] if o.startswith("algo=")) for a in algos}
+    for item in extra:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if key.startswith("algo."):
+            option = key.split(".")[1]
+            if not any(option in {f.name for f in dataclasses.fields(CONFIGS[n])} for n in names):
+                valid = sorted(set().union(*({f.name for f in dataclasses.fields(CONFIGS[n])} for n in names)))
+                raise ConfigError(f"extra: no algorithm of this study has the option {key}; their options: {valid}")
+    for run in {r.algo: r for r in runs}.values():  # one composition per algorithm: unknown keys, bad values
+        overrides = [f"experiment={preset}", *ALL_ALGOS[run.algo], f"data={run.data}", *applicable(run.algo, extra)]
+        try:
+            check_keys(dict(compose(overrides, output_dir=".")))
+        except ConfigError as err:
+            raise ConfigError(f"extra={shlex.join(extra)!r} with {run.algo}: {err}") from err
+        except Exception as err:  # Hydra's own override errors
+            raise ConfigError(f"extra={shlex.join(extra)!r} with {run.algo}: {err}") from err
+
+
+def check_out_folder(out: Path, report_only: bool, runs: Sequence[Run]) -> Path:
+    """``out`` must be writable; ``report_only`` needs runs on disk."""
+    from ..run.checks import check_writable_folder
+
+    if report_only:
+        if not any(r.trained for r in runs):
+            raise ConfigError(
+                f"report_only=true, but {out} holds no finished run of this study; run it first (drop report_only)"
+            )
+    return check_writable_folder(out, "out")
+
+
 def image_root(given: Any) -> str:
     """``root=`` or the first of ``IMAGE_DEFAULT_ROOTS`` that holds the Fashion-MNIST training images."""
     if given:
@@ -576,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
         preset = str(args["preset"] or PRESETS[kind])
         runs = plan(split_list(args["algos"] or DEFAULT_ALGOS[kind]), data, seeds, out)
         extra = shlex.split(str(args["extra"] or ""))
+        check_extra(runs, preset, extra)
+        out = check_out_folder(out, bool(args["report_only"]), runs)
         setup = image_setup(args) if kind == "image" else None
     except ConfigError as err:
         print(f"evogan_lightning.study: error: {err}", file=sys.stderr)
