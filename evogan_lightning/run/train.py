@@ -115,6 +115,38 @@ def load_checkpoint_meta(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return ckpt[CHECKPOINT_KEY], dict(ckpt.get("hyper_parameters", {}).get("cfg", {}))
 
 
+def warn_schedule_change(plain: dict[str, Any], trained_with: dict[str, Any], generation: int) -> None:
+    """A linearly decaying lr is lr0 (1 - g / generations): resuming with another ``generations`` rescales
+    the rest of the decay (a finished run extended to twice its length restarts at 50% of lr0). Say so, with
+    the numbers and the ways to keep the old schedule."""
+    old = trained_with.get("generations")
+    if plain["algo"].get("lr_schedule") != "linear" or not old or int(old) == int(plain["generations"]):
+        return
+    new = int(plain["generations"])
+    before, after = max(0.0, 1 - generation / int(old)), 1 - generation / new
+    keep = (
+        f"To keep the old schedule, resume with generations={int(old)}; for"
+        if generation < int(old)
+        else "The old schedule had ended (lr 0). For"
+    )
+    log.warning(
+        "algo.lr_schedule=linear: this run's learning rates decayed over generations=%d; resuming with "
+        "generations=%d continues them at %.0f%% of their start instead of %.0f%% (lr0 * (1 - g / %d) from "
+        "generation %d on), so the result differs from a run trained for %d generations from the start. "
+        "%s a decay over %d generations from the start, start a new run with generations=%d.",
+        int(old),
+        new,
+        100 * after,
+        100 * before,
+        new,
+        generation,
+        new,
+        keep,
+        new,
+        new,
+    )
+
+
 def build_module(cfg: dict[str, Any], data_info: dict[str, Any]) -> EvoGANModule:
     """Instantiate the algorithm of ``cfg['algo']['name']``."""
     name = cfg["algo"].get("name")
@@ -244,6 +276,7 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
                 f"the checkpoint is already at generation {meta['generation']}; resume with "
                 f"generations > {meta['generation']} (e.g. generations={meta['generation'] * 2})"
             )
+        warn_schedule_change(plain, trained_with, meta["generation"])
 
     datamodule.batch_size = module.reals_per_generation
     prepare_early(datamodule)

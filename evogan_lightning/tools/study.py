@@ -510,10 +510,19 @@ def check_extra(runs: Sequence[Run], preset: str, extra: Sequence[str]) -> None:
         if key.startswith("algo."):
             option = key.split(".")[1]
             if not any(option in {f.name for f in dataclasses.fields(CONFIGS[n])} for n in names):
-                valid = sorted(set().union(*({f.name for f in dataclasses.fields(CONFIGS[n])} for n in names)))
-                raise ConfigError(f"extra: no algorithm of this study has the option {key}; their options: {valid}")
+                valid = sorted(
+                    set().union(*({f.name for f in dataclasses.fields(CONFIGS[n])} for n in names))
+                )
+                raise ConfigError(
+                    f"extra: no algorithm of this study has the option {key}; their options: {valid}"
+                )
     for run in {r.algo: r for r in runs}.values():  # one composition per algorithm: unknown keys, bad values
-        overrides = [f"experiment={preset}", *ALL_ALGOS[run.algo], f"data={run.data}", *applicable(run.algo, extra)]
+        overrides = [
+            f"experiment={preset}",
+            *ALL_ALGOS[run.algo],
+            f"data={run.data}",
+            *applicable(run.algo, extra),
+        ]
         try:
             check_keys(dict(compose(overrides, output_dir=".")))
         except ConfigError as err:

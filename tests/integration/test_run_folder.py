@@ -118,3 +118,16 @@ def test_configs_that_nothing_reads_or_that_cannot_work_are_refused_in_one_line_
     assert code == 2 and needle in out, out[-2000:]
     assert "Traceback" not in out and "Error executing job" not in out
     assert not (tmp_path / "outputs").exists()
+
+
+def test_extending_a_linear_schedule_says_what_happens_to_the_learning_rate(tmp_path, capfd):
+    train(compose([*COMMON, "algo.lr_schedule=linear"], output_dir=str(tmp_path)))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    capfd.readouterr()
+    train(compose([*COMMON, "generations=12", f"ckpt_path={last}"], output_dir=str(tmp_path)))
+    text = " ".join(capfd.readouterr())
+    assert (
+        "decayed over generations=6; resuming with generations=12 continues them at 50% of their start"
+        in text
+    )
+    assert "The old schedule had ended (lr 0)" in text and "start a new run with generations=12" in text
