@@ -48,10 +48,7 @@ def save_operator_chart(
     ranges: list[tuple[int, int]], names: list[str], shares: list[list[float]], path: Path, title: str = ""
 ) -> None:
     """Stacked bar chart of survivor shares per operator (one bar per generation range)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # no backend switch here: a notebook keeps its own (figures are closed)
 
     fig, ax = plt.subplots(figsize=(max(5.0, 0.4 * len(ranges) + 2), 4), dpi=100)
     x = list(range(len(ranges)))

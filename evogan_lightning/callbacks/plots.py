@@ -31,10 +31,7 @@ HISTORY_PLOTS = {
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # no backend switch here: a notebook keeps its own (figures are closed)
 
     return plt
 

@@ -20,10 +20,7 @@ log = logging.getLogger(__name__)
 def toy_figure(mixture_name: str, path: Path, title: str, real_alpha: float = 0.35) -> Iterator[tuple]:
     """A 5x5-inch figure with 2000 points of the real mixture drawn in blue; yields ``(ax, mixture)`` for
     the caller's layers, then fixes the limits (1.6x the outermost centre), titles it and writes the PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # no backend switch here: a notebook keeps its own (figures are closed)
 
     mixture = TOY_MIXTURES[mixture_name]()
     real = mixture.sample(2000, torch.Generator().manual_seed(0))

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -294,9 +295,13 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
     loggers = instantiate_group(cfg.get("logger"), job, name="logger")
     callbacks = instantiate_group(cfg.get("callbacks"))
     if trainer_kwargs.get("enable_progress_bar", True):
-        from ..callbacks.progress import GenerationProgressBar
+        from ..callbacks.progress import GenerationProgressBar, PlainProgress
 
-        callbacks.append(GenerationProgressBar())
+        if sys.stderr.isatty():
+            callbacks.append(GenerationProgressBar())
+        else:  # a log file or a pipe: plain lines, not a bar's carriage returns
+            trainer_kwargs["enable_progress_bar"] = False
+            callbacks.append(PlainProgress())
     # checkpoints last: a generation's evaluations (toy metrics, FID) are in its history before it is saved,
     # so a run resumed from that checkpoint has the uninterrupted run's history
     callbacks.sort(key=lambda c: isinstance(c, GenerationCheckpoint))

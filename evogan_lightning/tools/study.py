@@ -415,10 +415,7 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
 def samples_figure(runs: Sequence[Run], path: Path, num_samples: int = 2000) -> None:
     """Final samples of every algorithm (rows) on every data set (columns), the first finished seed of each,
     over the true mode centres; each panel is titled with that run's numbers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # no backend switch here: a notebook keeps its own (figures are closed)
     import torch
 
     from ..data.toy import TOY_MIXTURES

@@ -163,10 +163,7 @@ def markdown_table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> st
 
 def plot_settings(groups: Sequence[tuple[str, list[float]]], metric: str, path: Path) -> Path:
     """Bar per setting (mean over seeds, std as error bar, each seed as a dot)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # no backend switch here: a notebook keeps its own (figures are closed)
 
     labels = [label for label, _ in groups]
     means = [statistics.fmean(v) if v else math.nan for _, v in groups]
