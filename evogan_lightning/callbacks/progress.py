@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 import lightning as L
-
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import _update_n
 
