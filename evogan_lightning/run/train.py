@@ -241,7 +241,18 @@ def train(cfg: DictConfig) -> float | None:
         claim_folder(out_dir, resume_from, bool(cfg.get("overwrite", False)))
         resumed_here = bool(resume_from) and Path(resume_from).resolve().parent.parent == out_dir.resolve()
         record_invocation(out_dir, cfg, resumed_here)
-        return _train(cfg, out_dir)
+        try:
+            return _train(cfg, out_dir)
+        finally:
+            finish_wandb()
+
+
+def finish_wandb() -> None:
+    """End this job's W&B run: in a sweep with Hydra's basic launcher every job runs in one process, and
+    without this the next job's WandbLogger would log into the same W&B run."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
 
 
 def _train(cfg: DictConfig, out_dir: Path) -> float | None:

@@ -59,6 +59,21 @@ def read_overrides(job_dir: Path) -> dict[str, str]:
     return out
 
 
+def collect_failures(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """The jobs below ``sweep_dir`` that were refused or diverged (their ``failed.json``), by job name."""
+    root = Path(sweep_dir)
+    failed = []
+    for path in sorted(root.rglob("failed.json")):
+        if (path.parent / "metrics.json").is_file():
+            continue  # failed once, then finished (a rerun into the folder)
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            record = {"kind": "error", "error": f"unreadable {path}"}
+        failed.append({"job": str(path.parent.relative_to(root)), "dir": path.parent, **record})
+    return failed
+
+
 def collect_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """One record per job below ``sweep_dir``: ``{"job", "dir", "overrides", "metrics"}``, by job name."""
     root = Path(sweep_dir)
@@ -67,7 +82,13 @@ def collect_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
     runs = []
     for metrics_path in sorted(root.rglob("metrics.json")):
         job = metrics_path.parent
-        metrics = json.loads(metrics_path.read_text())
+        try:
+            metrics = json.loads(metrics_path.read_text())
+        except ValueError as err:
+            raise ConfigError(
+                f"{metrics_path} is not valid JSON ({err}); the job was cut off while writing it - delete the "
+                "file (or rerun that job) and summarize again"
+            ) from err
         for extra in sorted(job.glob("checkpoints/eval.json")):
             metrics.update({k: v for k, v in json.loads(extra.read_text()).items() if k not in metrics})
         runs.append(
@@ -79,6 +100,10 @@ def collect_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
             }
         )
     if not runs:
+        failed = collect_failures(root)
+        if failed:
+            reasons = "; ".join(f"job {f['job']}: {f['error'][:200]}" for f in failed[:3])
+            raise ConfigError(f"all {len(failed)} jobs below {root} failed ({reasons})")
         raise ConfigError(f"no metrics.json below {root}; is it a finished multirun folder?")
 
     def job_order(run: dict[str, Any]) -> tuple:
@@ -202,7 +227,15 @@ def summarize(sweep_dir: str | Path, metric: str | None = None, out_dir: str | P
         best_line = f"\nBest setting by {metric}: {label} ({value:.4g}, mean over seeds)\n"
     common = ", ".join(f"{k}={v}" for k, v in common_overrides(runs).items()) or "none"
     header = f"# Sweep summary: {Path(sweep_dir)}\n\nMain metric: `{metric}`; common overrides: {common}\n\n"
-    (out / "summary.md").write_text(f"{header}{table}\n{best_line}")
+    failed = collect_failures(sweep_dir)
+    failed_text = ""
+    if failed:
+        total = len(failed) + len(runs)
+        lines = [f"- job {f['job']} ({f.get('kind', 'error')}): {f['error']}" for f in failed]
+        failed_text = (
+            f"\n{len(failed)} of {total} jobs failed (not in the table):\n" + "\n".join(lines) + "\n"
+        )
+    (out / "summary.md").write_text(f"{header}{table}\n{best_line}{failed_text}")
     with open(out / "summary.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
@@ -212,7 +245,8 @@ def summarize(sweep_dir: str | Path, metric: str | None = None, out_dir: str | P
         "metric": metric,
         "columns": columns,
         "rows": rows,
-        "table": table + best_line,
+        "table": table + best_line + failed_text,
+        "failed": failed,
         "settings": groups,
         "md": out / "summary.md",
         "csv": out / "summary.csv",

@@ -5,9 +5,11 @@ is what it always was."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -33,8 +35,40 @@ def remove_if_empty(cfg: DictConfig) -> None:
         pass
 
 
+FAILED_NAME = "failed.json"  # a sweep job that was refused or diverged: its error (tools/summarize reads it)
+
+
+def in_sweep() -> bool:
+    try:
+        from hydra.types import RunMode
+
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except Exception:
+        return False
+
+
+def record_failure(cfg: DictConfig, err: BaseException) -> Path | None:
+    """Write ``failed.json`` (kind, error, overrides) into the job's folder: the sweep goes on, and
+    ``summarize`` counts and names the failed jobs."""
+    try:
+        out = Path(str(cfg.output_dir))
+        out.mkdir(parents=True, exist_ok=True)
+        kind = "diverged" if isinstance(err, DivergedError) else "error"
+        record = {
+            "kind": kind,
+            "error": str(err),
+            "overrides": list(HydraConfig.get().overrides.task),
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        (out / FAILED_NAME).write_text(json.dumps(record, indent=2))
+        return out / FAILED_NAME
+    except Exception:  # never hide the job's own error behind the record
+        return None
+
+
 def train_or_exit(cfg: DictConfig) -> float | None:
-    """Train ``cfg`` and return its main metric (for Hydra sweepers)."""
+    """Train ``cfg`` and return its main metric (for Hydra sweepers). In a sweep, a job that is refused or
+    diverges is recorded (``failed.json`` in its folder) and the sweep goes on with the next job."""
     from ..run.train import train
 
     try:
@@ -43,6 +77,14 @@ def train_or_exit(cfg: DictConfig) -> float | None:
         print(stop, file=sys.stderr)
         sys.exit(stop.exit_code)
     except (ConfigError, FileNotFoundError, DivergedError) as err:
+        if in_sweep() and not os.environ.get("EVOGAN_TRACEBACK"):
+            path = record_failure(cfg, err)
+            kind = "diverged" if isinstance(err, DivergedError) else "error"
+            print(
+                f"evogan_lightning: job {HydraConfig.get().job.num} {kind}: {err}\n(recorded in {path}; the sweep goes on)",
+                file=sys.stderr,
+            )
+            return None
         if not isinstance(err, DivergedError):
             remove_if_empty(cfg)
         if os.environ.get("EVOGAN_TRACEBACK"):

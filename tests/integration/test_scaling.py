@@ -190,3 +190,44 @@ def test_fp16_with_loss_scaling_is_refused_for_every_algorithm(precision):
     with pytest.raises(ConfigError, match="bf16-mixed"):
         resolve_trainer_kwargs({"accelerator": "cpu", "devices": 1, "precision": precision})
     assert resolve_trainer_kwargs({"accelerator": "cpu", "devices": 1, "precision": "bf16-mixed"})
+
+
+def test_a_basic_launcher_sweep_survives_a_bad_job_and_gives_each_job_its_own_wandb_run(
+    tmp_path, capsys, monkeypatch
+):
+    """Hydra's default launcher runs the jobs one after another in this process: each gets its own W&B run
+    (not one run holding every job's steps), a refused job is recorded in its folder and the sweep goes on,
+    job folders are named by number, and summarize counts the failure."""
+    from helpers import run_main_in_process
+
+    from evogan_lightning.tools.summarize import summarize
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    sweep = tmp_path / "sweep"
+    code, out = run_main_in_process(
+        [
+            "-m",
+            "logger=wandb",
+            "algo=cegan",
+            "net=mlp",
+            "net.hidden=8",
+            "algo.eval_batch_size=16",
+            "algo.batch_size=8",
+            "algo.n_c=0,2,1",  # n_c=2 is refused with the toy default's two mutations
+            "generations=3",
+            "callbacks=none",
+            "trainer.enable_progress_bar=false",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0 and "job 1 error: algo.n_c=2" in out and "the sweep goes on" in out
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2"]
+    assert (sweep / "2" / "metrics.json").is_file() and (sweep / "1" / "failed.json").is_file()
+    runs = sorted(sweep.glob("*/wandb/offline-run-*"))
+    assert [r.parent.parent.name for r in runs] == ["0", "2"]  # one W&B run per finished job, in its folder
+    assert (sweep / "0" / ".hydra" / "overrides.yaml").read_text().count("algo.n_c=0") == 1
+    result = summarize(sweep, metric="loss/g")
+    assert len(result["rows"]) == 2 and [f["job"] for f in result["failed"]] == ["1"]
+    assert "1 of 3 jobs failed" in result["table"]
