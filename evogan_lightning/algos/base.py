@@ -10,6 +10,7 @@ implements ``generation_step(real)``, which should read like its paper's pseudo-
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -97,6 +98,7 @@ class EvoGANModule(L.LightningModule):
         self._in_generation = False
         self.stop_requested = False  # set by Ctrl-C (console.stop_on_interrupt): stop after this generation
         self._last_stats: dict[str, float] = {}
+        self._counts_logged: dict[str, int] = {}  # operator counts at the last logging step
 
     # ------------------------------------------------------------------ construction (override to change)
     def population_layout(self) -> tuple[int, int]:
@@ -359,16 +361,37 @@ class EvoGANModule(L.LightningModule):
         return bool(torch.stack([c.to(self._nonfinite.device) for c in checks]).all()) if checks else True
 
     def record(self, stats: Mapping[str, Tensor | float]) -> None:
-        """Send scalar stats to the progress bar and every logger, with ``generation`` as the step."""
+        """Send scalar stats to the progress bar, to Lightning (``trainer.callback_metrics``: what
+        ``ModelCheckpoint(monitor=...)`` and ``EarlyStopping`` read) and to every logger, with ``generation``
+        as the step. Operators that produced survivors since the last logging step go along as shares
+        (``operators/<name>``): a time series of which operator wins (CE-GAN's Fig. 6)."""
         row = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in stats.items()}
+        row.update(self._operator_shares())
         row["generation"] = float(self.generation)
         self._last_stats = row
         self.history.append(row)
         bar = {k.split("/")[-1]: v for k, v in row.items() if k.startswith("loss/")}
         for k, v in bar.items():
             self.log(k, v, prog_bar=True, logger=False, on_step=True, on_epoch=False)
+        self.publish(row)
         for logger in self.loggers:
             logger.log_metrics(row, step=self.generation)
+
+    def publish(self, row: Mapping[str, float]) -> None:
+        """Put ``row`` (host floats) into Lightning's ``callback_metrics`` without logging it again."""
+        if self._trainer is None:
+            return
+        values = {k: float(v) for k, v in row.items() if k != "generation" and math.isfinite(float(v))}
+        self.log_dict(values, logger=False, on_step=True, on_epoch=False, batch_size=1)
+
+    def _operator_shares(self) -> dict[str, float]:
+        """Survivor share per operator since the last logging step (``{}`` for algorithms without operators);
+        the counts at that step are kept in checkpoints, so a resumed run logs what an uninterrupted one does."""
+        now = self.operator_counts
+        delta = {k: v - self._counts_logged.get(k, 0) for k, v in now.items()}
+        total = sum(delta.values())
+        self._counts_logged = dict(now)
+        return {f"operators/{k}": v / total for k, v in sorted(delta.items())} if total > 0 else {}
 
     def count_operators(self, names: list[str]) -> None:
         """Add the operators that produced this generation's survivors (names on the host) to the counts."""
@@ -453,6 +476,7 @@ class EvoGANModule(L.LightningModule):
             "rng_state": self.rng.get_state(),
             "rng_device": str(self.rng.device),
             "operator_counts": dict(self.operator_counts),
+            "operator_counts_logged": dict(self._counts_logged),
             "history": list(self.history),
             "last_stats": dict(self._last_stats),
         }
@@ -468,6 +492,7 @@ class EvoGANModule(L.LightningModule):
         self._rng, self._rng_state = None, state["rng_state"]
         self._rng_device = state.get("rng_device")
         self.operator_counts = dict(state.get("operator_counts", {}))
+        self._counts_logged = dict(state.get("operator_counts_logged", state.get("operator_counts", {})))
         self.history = list(state.get("history", []))
         self._last_stats = dict(state.get("last_stats", {}))
 

@@ -31,6 +31,7 @@ def _log_row(trainer: L.Trainer, module: Any, values: Mapping[str, float], keep:
     row["generation"] = float(module.generation)
     if keep:
         module.history.append(row)
+    module.publish(row)  # trainer.callback_metrics: ModelCheckpoint(monitor="val/fid"), EarlyStopping
     for logger in trainer.loggers:
         logger.log_metrics(row, step=module.generation)
 

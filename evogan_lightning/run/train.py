@@ -17,6 +17,7 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
@@ -322,7 +323,8 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
         max_steps=-1,
         logger=loggers or False,
         callbacks=callbacks,
-        enable_checkpointing=False,
+        # our GenerationCheckpoint writes last.ckpt; a user's ModelCheckpoint(monitor=...) may add best-k files
+        enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
         default_root_dir=str(out_dir),
         num_sanity_val_steps=0,
     )
@@ -338,7 +340,14 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
         raise DivergedError(f"{err} {checkpoint_note(out_dir)}") from err
     except SIGTERMException:  # Lightning's SIGTERM handling (after our own stop, or with several ranks)
         stop.signum = stop.signum or signal.SIGTERM
-    if module.generation < module.max_generations:  # a stop signal (graceful, or Lightning's own handling)
+    early = next((c.stopped_at for c in callbacks if getattr(c, "stopped_at", None) is not None), None)
+    if early is not None:
+        log.info(
+            "early stopping at generation %d of %d (the monitored metric stopped improving)",
+            early,
+            module.max_generations,
+        )
+    elif module.generation < module.max_generations:  # a stop signal (graceful, or Lightning's own handling)
         last = out_dir / "checkpoints" / "last.ckpt"
         message = f"training stopped at generation {module.generation} of {module.max_generations}. "
         if stop.signum and stop.signum != signal.SIGINT:
