@@ -31,8 +31,10 @@ def test_an_old_checkpoint_resumes_to_the_same_numbers(tmp_path):
         torch.testing.assert_close(got["state_dict"][key], value, **close, msg=key)
     assert torch.equal(got["evogan"]["rng_state"], expected["rng_state"])  # draws, not sums: exact anywhere
     history, old = got["evogan"]["history"], expected["history"]
-    assert [sorted(r) for r in history] == [sorted(r) for r in old]
-    for row, old_row in zip(history, old):
+    assert len(history) == len(old)
+    for row, old_row in zip(history, old):  # rows since gained operators/<name> shares (issue 26), nothing else
+        assert set(old_row) <= set(row) and all(k.startswith("operators/") for k in set(row) - set(old_row))
+        row = {k: row[k] for k in old_row}
         assert row["generation"] == old_row["generation"]
         torch.testing.assert_close(
             torch.tensor([float(row[k]) for k in sorted(row)]),
