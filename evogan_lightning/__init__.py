@@ -1,6 +1,10 @@
 """evogan_lightning: evolutionary GANs as PyTorch Lightning modules, one per algorithm.
 
-    from evogan_lightning import CEGAN, EGAN, GAGAN, GAN, SCGAN, __version__
+    from evogan_lightning import CEGAN, EGAN, GAGAN, GAN, SCGAN, load_checkpoint, __version__
+
+    model = CEGAN.create(data="ring8", generations=2000)        # the command line's defaults, no Hydra
+    lightning.Trainer(max_epochs=-1).fit(model, model.datamodule())
+    model = load_checkpoint("RUN/checkpoints/last.ckpt")        # any algorithm, ready to .sample(n)
 
 The algorithm classes are imported on first use (``import evogan_lightning`` stays light); the
 command-line tools are ``python -m evogan_lightning[.<tool>]`` (README).
@@ -23,7 +27,11 @@ def __getattr__(name: str):
         from .algos import get_algorithm
 
         return get_algorithm(_ALGORITHM_CLASSES[name])
+    if name == "load_checkpoint":
+        from .tools.cli_common import load_module
+
+        return load_module
     raise AttributeError(f"module 'evogan_lightning' has no attribute {name!r}")
 
 
-__all__ = ["CEGAN", "EGAN", "GAGAN", "GAN", "SCGAN", "__version__"]
+__all__ = ["CEGAN", "EGAN", "GAGAN", "GAN", "SCGAN", "__version__", "load_checkpoint"]

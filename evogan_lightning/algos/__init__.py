@@ -15,6 +15,8 @@ ALGORITHMS = {
     "scgan": "evogan_lightning.algos.scgan:SCGAN",
 }
 
+CLASS_NAMES = {"gan": "GAN", "egan": "EGAN", "cegan": "CEGAN", "gagan": "GAGAN", "scgan": "SCGAN"}
+
 
 def get_algorithm(name: str) -> type[EvoGANModule]:
     """The LightningModule class of algorithm ``name`` (clear error for unknown or unavailable names)."""
@@ -29,4 +31,4 @@ def get_algorithm(name: str) -> type[EvoGANModule]:
         raise
 
 
-__all__ = ["ALGORITHMS", "EvoGANModule", "get_algorithm"]
+__all__ = ["ALGORITHMS", "CLASS_NAMES", "EvoGANModule", "get_algorithm"]

@@ -67,6 +67,16 @@ class EvoGANModule(L.LightningModule):
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         super().__init__()
+        named = (cfg.get("algo") or {}).get("name")
+        if self.algo_name != "base" and named not in (None, self.algo_name):
+            from . import CLASS_NAMES
+
+            right = CLASS_NAMES.get(named, named)
+            raise ConfigError(
+                f"this config (or checkpoint) is for algo={named}, not {type(self).__name__}: use "
+                f"evogan_lightning.{right}.load_from_checkpoint(...) / {right}.create(...), or "
+                "evogan_lightning.load_checkpoint(path) for any algorithm"
+            )
         self.save_hyperparameters({"cfg": dict(cfg)})
         self.automatic_optimization = False
         self.cfg = dict(cfg)
@@ -126,6 +136,57 @@ class EvoGANModule(L.LightningModule):
             betas=tuple(self.hp.betas),
             capturable=self.hp.cuda_graph,  # step count on the device, for graph replay
             foreach=True,  # one multi-tensor op per Adam stage (what CUDA picks by default), also on CPU
+        )
+
+    @classmethod
+    def create(
+        cls,
+        data: str | Mapping[str, Any] = "ring8",
+        net: str | Mapping[str, Any] = "auto",
+        generations: int = 7000,
+        seed: int = 0,
+        log_every_n_generations: int = 10,
+        **algo_options: Any,
+    ) -> EvoGANModule:
+        """The algorithm from Python, without Hydra: its defaults (``conf/algo/<name>.yaml``, as the command
+        line has them) with ``algo_options`` on top, checked by its typed config (``algos/config.py``).
+
+        ``data``/``net``: a config name (``"ring8"``, ``"fashion_mnist"``; ``"auto"``, ``"mnist28"``) or a
+        dict (``{"name": "fashion_mnist", "root": DIR}``: the named config's keys with these on top). Train it
+        with ``lightning.Trainer(max_epochs=-1).fit(model, model.datamodule())``.
+        """
+        from ..run.conf_files import config_file
+
+        def group(name: str, value: str | Mapping[str, Any]) -> dict[str, Any]:
+            given = {"name": value} if isinstance(value, str) else dict(value)
+            return {**config_file(name, str(given.get("name"))), **given}
+
+        algo = {**config_file("algo", cls.algo_name), **algo_options}
+        data_cfg, net_cfg = group("data", data), group("net", net)
+        from ..data.datamodule import data_shape
+
+        try:
+            shape = list(data_shape(data_cfg))
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
+        kind = "toy" if len(shape) == 1 else "image"
+        cfg = {
+            "algo": algo,
+            "net": net_cfg,
+            "data": data_cfg,
+            "data_info": {"name": data_cfg["name"], "shape": shape, "kind": kind},
+            "seed": int(seed),
+            "generations": int(generations),
+            "log_every_n_generations": int(log_every_n_generations),
+        }
+        return cls(cfg)
+
+    def datamodule(self, num_workers: int = 0) -> Any:
+        """The ``GANDataModule`` of this model's data, seed and batch size (``reals_per_generation``)."""
+        from ..data.datamodule import GANDataModule
+
+        return GANDataModule(
+            self.cfg["data"], seed=self.seed, num_workers=num_workers, batch_size=self.reals_per_generation
         )
 
     @property

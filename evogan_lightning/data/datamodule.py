@@ -48,16 +48,19 @@ class GANDataModule(L.LightningDataModule):
         num_workers: DataLoader workers (the stream is identical for any count).
     """
 
-    def __init__(self, cfg: Mapping[str, Any], seed: int = 0, num_workers: int = 0) -> None:
+    def __init__(
+        self, cfg: Mapping[str, Any], seed: int = 0, num_workers: int = 0, batch_size: int | None = None
+    ) -> None:
         super().__init__()
         self.cfg = dict(cfg)
         self.name = self.cfg["name"]
         if self.name not in DATASETS:
             raise ValueError(f"unknown dataset {self.name!r}; choose one of {list(DATASETS)} (data=...)")
         self.seed, self.num_workers = int(seed), int(num_workers)
-        self.batch_size = int(
-            self.cfg.get("batch_size") or 64
-        )  # overwritten by train(): reals per generation
+        # real samples per generation: the algorithm's reals_per_generation (None: taken from it at fit time;
+        # a different number is refused there, never fed silently)
+        given = batch_size if batch_size is not None else self.cfg.get("batch_size")
+        self.batch_size: int | None = int(given) if given is not None else None
         self.start_generation, self.stop_generation = 0, 1
         self.source = None
 
@@ -95,13 +98,22 @@ class GANDataModule(L.LightningDataModule):
     def check_enough_data(self) -> None:
         """Raise ConfigError now (before the Trainer starts) if the dataset cannot fill one generation."""
         self.setup()
-        GenerationStream(self.source, self.batch_size, self.seed, 0, 0)
+        GenerationStream(self.source, self.batch_size or 64, self.seed, 0, 0)
 
     def train_dataloader(self) -> DataLoader:
         """One batch per generation; a worker's ConfigError (a corrupt image) keeps its own message."""
         self.setup()
         trainer = getattr(self, "trainer", None)
         module = getattr(trainer, "lightning_module", None) if trainer is not None else None
+        need = getattr(module, "reals_per_generation", None)
+        if need is not None and self.batch_size is not None and int(need) != self.batch_size:
+            raise ConfigError(
+                f"the data module feeds {self.batch_size} real samples per generation but {type(module).__name__} "
+                f"needs {need} (reals_per_generation: algo.d_steps x algo.batch_size); build it with "
+                f"model.datamodule() or GANDataModule(..., batch_size={need})"
+            )
+        if self.batch_size is None:
+            self.batch_size = int(need) if need is not None else 64
         start = int(getattr(module, "generation", self.start_generation))
         stop = int(getattr(module, "max_generations", self.stop_generation))
         rank = int(getattr(trainer, "global_rank", 0) or 0) if trainer is not None else 0

@@ -4,23 +4,10 @@ algorithms' typed schemas (``algos/config.py``), so this module sits above ``alg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from omegaconf import DictConfig
 
-_PKG = Path(__file__).resolve().parent.parent  # the evogan_lightning package (this file is run/config.py)
-
-
-def config_dir() -> Path:
-    """The ``conf/`` tree: shipped inside the wheel as ``evogan_lightning/conf``; in a source checkout (or an
-    editable install) the top-level ``conf/`` next to the package."""
-    for candidate in (_PKG / "conf", _PKG.parent / "conf"):
-        if (candidate / "config.yaml").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"evogan_lightning configs not found (looked in {_PKG / 'conf'} and {_PKG.parent / 'conf'}); "
-        "reinstall the package (pip install evogan-lightning) or run from the source tree"
-    )
+from .conf_files import config_dir, config_file  # noqa: F401 (re-exported: the documented place)
 
 
 def compose(overrides: Sequence[str] = (), output_dir: str | None = None) -> DictConfig:

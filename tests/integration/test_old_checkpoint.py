@@ -32,7 +32,9 @@ def test_an_old_checkpoint_resumes_to_the_same_numbers(tmp_path):
     assert torch.equal(got["evogan"]["rng_state"], expected["rng_state"])  # draws, not sums: exact anywhere
     history, old = got["evogan"]["history"], expected["history"]
     assert len(history) == len(old)
-    for row, old_row in zip(history, old):  # rows since gained operators/<name> shares (issue 26), nothing else
+    for row, old_row in zip(
+        history, old
+    ):  # rows since gained operators/<name> shares (issue 26), nothing else
         assert set(old_row) <= set(row) and all(k.startswith("operators/") for k in set(row) - set(old_row))
         row = {k: row[k] for k in old_row}
         assert row["generation"] == old_row["generation"]

@@ -29,6 +29,7 @@ SPLIT = {"run"}  # subpackages whose modules are units of their own (see the mod
 LAYERS: list[set[str]] = [
     {  # run plumbing that the algorithms and the rest stand on
         "run.errors",
+        "run.conf_files",
         "run.console",
         "run.checks",
         "run.memory",
