@@ -1,5 +1,10 @@
 """FID (Heusel et al. 2017), KID (Binkowski et al. 2018) and the Inception Score (Salimans et al. 2016) of a
-module's best individual against the real train split, without Lightning
+module's best individual against the real train split, without Lightning. FID and KID are torchmetrics'
+``FrechetInceptionDistance`` and ``KernelInceptionDistance``, fed features computed once by our extractor (a
+pass-through ``feature`` module; the real statistics come from our cache into FID's state). The Inception
+Score stays ``metrics.distances.inception_score_from_logits``: torchmetrics' ``InceptionScore`` shuffles the
+samples with the global RNG before splitting them, where the reference (Salimans et al.) splits them in
+order, so its numbers would change from run to run with the RNG state
 (docs/algorithms.md, "Evaluation protocol"). ``callbacks.evaluation.ImageQuality`` runs it during training,
 ``python -m evogan_lightning.evaluate`` on a checkpoint.
 
@@ -27,9 +32,7 @@ from ..run.errors import ConfigError, DivergedError
 from .fid import (
     FeatureStats,
     StatsCache,
-    frechet_distance,
     inception_score_from_logits,
-    kernel_inception_distance,
     make_inception_extractor,
 )
 from .quantize import check_range, to_rgb, to_uint8
@@ -66,6 +69,53 @@ def _real_source(data_cfg: Mapping[str, Any], split: str, seed: int, source: Any
         datamodule.setup("fit")
         source = datamodule.source
     return source
+
+
+class PassThrough(nn.Module):
+    """torchmetrics' ``feature`` module when the features are computed already: ``[B, D]`` -> ``[B, D]``."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = int(num_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+def torchmetrics_fid(real: FeatureStats, fake: FeatureStats) -> float:
+    """FID of two feature statistics with torchmetrics' ``FrechetInceptionDistance`` (float64 state)."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    metric = FrechetInceptionDistance(feature=PassThrough(int(real.num_features)), reset_real_features=False)
+    real.copy_into_fid_metric(metric, real=True)
+    fake.copy_into_fid_metric(metric, real=False)
+    # the state came from our (cached, streamed) statistics rather than update(): say what update() records
+    metric.orig_dtype = torch.float32
+    metric._update_count = 2
+    return max(float(metric.compute()), 0.0)
+
+
+def torchmetrics_kid(
+    real: Tensor, fake: Tensor, subsets: int, subset_size: int, seed: int
+) -> tuple[float, float]:
+    """KID (mean, std over subsets) of ``[N, D]`` real and ``[M, D]`` generated features with torchmetrics'
+    ``KernelInceptionDistance``, in float64, its random subsets drawn from ``seed`` (the global RNG is left as it
+    was). The std is torchmetrics' (population std over subsets); NaN when every subset is the whole sets."""
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    m = min(int(subset_size), real.shape[0], fake.shape[0])
+    with warnings.catch_warnings():  # "KID will save all extracted features": intended
+        warnings.simplefilter("ignore", UserWarning)
+        metric = KernelInceptionDistance(
+            feature=PassThrough(real.shape[1]), subsets=int(subsets), subset_size=m
+        )
+    metric.update(real.to(torch.float64), real=True)
+    metric.update(fake.to(torch.float64), real=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        mean, std = metric.compute()
+    whole_sets = m == real.shape[0] and m == fake.shape[0]
+    return float(mean), (float("nan") if whole_sets or subsets < 2 else float(std))
 
 
 def _batch(source: Any, index: Tensor) -> Tensor:
@@ -358,18 +408,10 @@ class ImageEvaluator:
                 kept.append(features.float().cpu())
             if self.inception_score and batch_logits is not None:
                 logits.append(batch_logits.cpu())
-        out = {
-            f"val/{self.label}": frechet_distance(
-                self.real_stats.mean(), self.real_stats.cov(), stats.mean(), stats.cov()
-            )
-        }
+        out = {f"val/{self.label}": torchmetrics_fid(self.real_stats, stats)}
         if self.kid:
-            kid, kid_std = kernel_inception_distance(
-                self.real_features,
-                torch.cat(kept),
-                subsets=self.kid_subsets,
-                subset_size=self.kid_subset_size,
-                generator=torch.Generator().manual_seed(self.seed),
+            kid, kid_std = torchmetrics_kid(
+                self.real_features, torch.cat(kept), self.kid_subsets, self.kid_subset_size, self.seed
             )
             out[f"val/{self.kid_label}"], out[f"val/{self.kid_label}_std"] = kid, kid_std
         if logits:

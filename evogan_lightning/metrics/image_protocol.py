@@ -33,10 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..run.errors import ConfigError
 from .classifier import load_classifier, state_dict_sha256
+from .evaluator import PassThrough
 from .manifold import density_coverage, precision_recall
 from .quantize import check_range, to_uint8
 
@@ -50,17 +51,6 @@ STACKED = "stacked_fashion_mnist"
 # data set -> the data set its classifier must have been trained on
 CLASSIFIER_DATA = {STACKED: "fashion_mnist"}
 NUM_CLASSES_STACKED = 1000
-
-
-class PassThrough(nn.Module):
-    """The ``feature`` module handed to torchmetrics: the inputs already are ``[B, num_features]`` features."""
-
-    def __init__(self, num_features: int) -> None:
-        super().__init__()
-        self.num_features = int(num_features)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x
 
 
 def classifier_data(dataset: str) -> str:
