@@ -413,8 +413,9 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def samples_figure(runs: Sequence[Run], path: Path, num_samples: int = 2000) -> None:
-    """Final samples of every algorithm (rows) on every data set (columns), the first finished seed of each,
-    over the true mode centres; each panel is titled with that run's numbers."""
+    """Final samples of every algorithm (columns) on every data set (rows), as the E-GAN paper lays out its toy
+    results: the first finished seed of each, over the true mode centres; each panel is titled with that run's
+    numbers."""
     import matplotlib.pyplot as plt  # no backend switch here: a notebook keeps its own (figures are closed)
     import torch
 
@@ -424,10 +425,10 @@ def samples_figure(runs: Sequence[Run], path: Path, num_samples: int = 2000) -> 
     algos = list(dict.fromkeys(r.algo for r in runs))
     datas = list(dict.fromkeys(r.data for r in runs))
     fig, axes = plt.subplots(
-        len(algos), len(datas), figsize=(3.2 * len(datas), 3.0 * len(algos)), squeeze=False
+        len(datas), len(algos), figsize=(2.3 * len(algos), 2.5 * len(datas)), squeeze=False
     )
-    for i, algo in enumerate(algos):
-        for j, data in enumerate(datas):
+    for i, data in enumerate(datas):
+        for j, algo in enumerate(algos):
             ax = axes[i][j]
             ax.set_xticks([])
             ax.set_yticks([])
@@ -446,18 +447,19 @@ def samples_figure(runs: Sequence[Run], path: Path, num_samples: int = 2000) -> 
                 m = done[0].metrics
                 ax.set_title(
                     f"{m['toy/modes_covered']:.0f}/{m['toy/num_modes']:.0f} modes, "
-                    f"{100 * m['toy/high_quality_share']:.0f}% HQ (seed {done[0].seed})",
-                    fontsize=8,
+                    f"{100 * m['toy/high_quality_share']:.0f}% HQ",
+                    fontsize=7,
                 )
             else:
                 ax.text(0.5, 0.5, "no run", ha="center", va="center", transform=ax.transAxes)
             c = mixture.centers.numpy()
-            ax.scatter(c[:, 0], c[:, 1], s=12, marker="x", color="black", linewidths=0.8)
+            ax.scatter(c[:, 0], c[:, 1], s=10, marker="x", color="black", linewidths=0.7)
             if j == 0:
-                ax.set_ylabel(algo, fontsize=10)
+                ax.set_ylabel(data, fontsize=10)
             if i == 0:
-                ax.set_xlabel(data, fontsize=10)
+                ax.set_xlabel(algo, fontsize=9)
                 ax.xaxis.set_label_position("top")
+    fig.suptitle(f"final samples (seed {min(r.seed for r in runs)}), red; mode centres, black", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
