@@ -273,7 +273,13 @@ def load_classifier(
 
     Raises ``ValueError`` for a file of another format or whose weights no longer match the stored hash.
     """
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # a text file, a truncated copy, another pickle: say what the file is not
+        raise ValueError(
+            f"load_classifier: {path} is not a classifier file of train_classifier (torch.load: "
+            f"{type(err).__name__}); train one with python -m evogan_lightning.train_classifier data=... out=FILE"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"load_classifier: {path} is not an evogan classifier file ({CLASSIFIER_FORMAT})")
     model = SmallCNN(**payload["config"])

@@ -340,6 +340,18 @@ def _train(cfg: DictConfig, out_dir: Path) -> float | None:
         raise DivergedError(f"{err} {checkpoint_note(out_dir)}") from err
     except SIGTERMException:  # Lightning's SIGTERM handling (after our own stop, or with several ranks)
         stop.signum = stop.signum or signal.SIGTERM
+    except (
+        SystemExit
+    ) as err:  # Lightning exits on a KeyboardInterrupt: the second Ctrl-C aborted a generation
+        if stop.signum != signal.SIGINT:
+            raise
+        last = out_dir / "checkpoints" / "last.ckpt"
+        message = (
+            f"a second Ctrl-C aborted generation {module.generation + 1} at once. {checkpoint_note(out_dir)}"
+        )
+        if last.is_file():
+            message += f" Continue with: {continue_command(last, module.max_generations)}"
+        raise StoppedByUser(message, 130) from err
     early = next((c.stopped_at for c in callbacks if getattr(c, "stopped_at", None) is not None), None)
     if early is not None:
         log.info(

@@ -23,6 +23,21 @@ USAGE = (
 )
 
 
+def check_sample_memory(n: int, shape: tuple[int, ...]) -> None:
+    """ConfigError before sampling when ``n`` samples of ``shape`` (float32, held twice: the tensor and the
+    array written) cannot fit in the RAM available now."""
+    from ..run.memory import available_ram
+
+    need = 2 * 4 * n * int(np.prod(shape))
+    free = available_ram()
+    if free is not None and need > 0.8 * free:
+        most = int(0.8 * free / (2 * 4 * int(np.prod(shape))))
+        raise ConfigError(
+            f"num_samples={n} samples of shape {shape} need about {need / 2**30:.1f} GiB, more than the "
+            f"{free / 2**30:.1f} GiB of RAM available now; use num_samples<={most} (or several calls with seed=)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -49,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         seed = check_seed(args["seed"])
         module = load_module(args["ckpt_path"], args["device"])
+        check_sample_memory(n, tuple(module.shape))
         out = Path(args["out"])
         gen = torch.Generator(device=module.device).manual_seed(seed)
         samples = module.sample(n, individual=args["individual"], generator=gen)

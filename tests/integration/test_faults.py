@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from conftest import REPO
@@ -306,3 +307,35 @@ def test_sigusr1_requeues_the_slurm_job(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
     assert "4242 was requeued" in requeue_slurm_job()
     assert log.read_text().split() == ["requeue", "4242"]
+
+
+class DoubleCtrlC(L.Callback):
+    """Presses Ctrl-C twice at the start of generation ``at + 1``: the first asks for a stop at its end, the second
+    lands inside it (as a user's second Ctrl-C does)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if pl_module.generation == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_second_ctrl_c_aborts_and_says_where_the_checkpoint_is(tmp_path):
+    cfg = compose(
+        [
+            *COMMON,
+            "generations=40",
+            "callbacks.checkpoint.every_n_generations=5",
+            "+callbacks.ctrlc._target_=test_faults.DoubleCtrlC",
+            "+callbacks.ctrlc.at=7",
+        ],
+        output_dir=str(tmp_path),
+    )
+    with pytest.raises(StoppedByUser) as stop:
+        train(cfg)
+    assert stop.value.exit_code == 130
+    message = str(stop.value)
+    assert "a second Ctrl-C aborted generation 8 at once" in message
+    assert "(generation 7)" in message and "Continue with: python -m evogan_lightning ckpt_path=" in message
