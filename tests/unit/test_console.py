@@ -63,10 +63,13 @@ def test_quiet_warnings_drops_only_the_listed_noise():
     ]
 
 
-def test_progress_bar_counts_generations_and_the_run_ends_in_words(tmp_path, capsys):
+def test_progress_bar_counts_generations_and_the_run_ends_in_words(tmp_path, capsys, monkeypatch):
+    import sys
+
     from evogan_lightning.run.config import compose
     from evogan_lightning.run.train import toy_summary, train
 
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # a terminal: the tqdm bar
     cfg = compose(
         ["algo=gan", "net=mlp", "net.hidden=8", "generations=7", "logger=none", "callbacks=none"],
         output_dir=str(tmp_path),
