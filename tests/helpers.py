@@ -1,9 +1,11 @@
 """What the tests share: tiny configurations, module builders, the exact-resume check (one place, so a test
 file never imports another test file)."""
 
+import gzip
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import FAST, read_metrics
@@ -152,3 +154,28 @@ def run_main_in_process(argv: list[str], capsys, monkeypatch) -> tuple[int, str]
         GlobalHydra.instance().clear()
     out = capsys.readouterr()
     return code, out.out + out.err
+
+
+# ---------------------------------------------------------------------------------------------- image files
+def _write(folder: Path, stem: str, data: bytes) -> None:
+    (folder / f"{stem}.gz").write_bytes(gzip.compress(data))
+
+
+def tiny_fashion(folder: Path, n_train: int = 60, n_test: int = 40) -> Path:
+    """Fashion-MNIST files (real IDX format) whose class c image is bright in column band c (10 classes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n, dtype=np.uint8) % 10
+        images = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
+        for i, c in enumerate(labels):
+            images[i, :, 2 * c : 2 * c + 3] = 250
+        _write(
+            folder,
+            f"{stem}-images-idx3-ubyte",
+            bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in (n, 28, 28)) + images.tobytes(),
+        )
+        _write(
+            folder, f"{stem}-labels-idx1-ubyte", bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + labels.tobytes()
+        )
+    return folder

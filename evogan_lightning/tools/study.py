@@ -135,7 +135,7 @@ USAGE = (
     + ")] [data=ring8,grid25 | data=fashion_mnist,stacked_fashion_mnist] "
     "[seeds=0,1,2,3,4] [preset=toy_fast|fmnist_fast] [generations=N] [jobs=2] [out=studies/toy|studies/images] "
     "[extra='key=value ...'] [report_only=false] [root=DIR] [classifier=FILE] [curve_every=250] "
-    "[curve_samples=2000]\n"
+    "[curve_samples=2000] [protocol_samples=10000]\n"
     "extra: overrides for every run (algo.KEY only where that algorithm has the option); root, classifier and "
     "curve_*: image studies only"
 )
@@ -230,6 +230,7 @@ class ImageSetup:
     classifier: str
     curve_every: int = 250
     curve_samples: int = 2000
+    protocol_samples: int = 10_000  # generated images of the protocol (its default; smaller for tests)
 
     def train_overrides(self) -> list[str]:
         return [
@@ -252,6 +253,7 @@ class ImageSetup:
             f"classifier={self.classifier}",
             "protocol=true",
             "fid=false",
+            f"num_samples={self.protocol_samples}",
             f"out={run.dir / 'protocol.json'}",
         ]
 
@@ -574,10 +576,16 @@ def image_setup(args: dict[str, Any]) -> ImageSetup:
 
         data_cfg = {"name": "fashion_mnist", "root": root, "download": False, "split": "train"}
         classifier = str(cached_classifier(data_cfg, progress=False))
-    every, samples = int(args["curve_every"]), int(args["curve_samples"])
-    if every < 1 or samples < 10:
-        raise ConfigError(f"curve_every must be >= 1 and curve_samples >= 10, got {every} and {samples}")
-    return ImageSetup(root, str(classifier), every, samples)
+    every, samples, scored = (
+        int(args["curve_every"]),
+        int(args["curve_samples"]),
+        int(args["protocol_samples"]),
+    )
+    if every < 1 or samples < 10 or scored < 10:
+        raise ConfigError(
+            f"curve_every must be >= 1, curve_samples and protocol_samples >= 10, got {every}, {samples}, {scored}"
+        )
+    return ImageSetup(root, str(classifier), every, samples, scored)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -598,6 +606,7 @@ def main(argv: list[str] | None = None) -> int:
         "classifier": None,
         "curve_every": 250,
         "curve_samples": 2000,
+        "protocol_samples": 10_000,
     }
     try:
         args = parse_args(argv, defaults, USAGE)

@@ -87,7 +87,7 @@ def references(data: str, setup: ImageSetup, preset: str, out: Path) -> dict[str
     from ..metrics.image_protocol import ImageProtocol
 
     data_cfg = _data_cfg(data, setup, preset)
-    protocol = ImageProtocol(setup.classifier, data_cfg)
+    protocol = ImageProtocol(setup.classifier, data_cfg, num_samples=setup.protocol_samples)
     cache_path = out / "references.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     key = f"{data}|{preset}|{protocol.protocol()}"

@@ -145,3 +145,40 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
     # a second call finds every run finished and only rebuilds the report
     assert study.main(args) == 0
     assert "4 of 4 runs already finished" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # an image study in subprocesses: classifier training, two runs, scoring, the report
+def test_tiny_image_study_trains_its_classifier_scores_and_reports(tmp_path, capsys, monkeypatch):
+    from helpers import tiny_fashion
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("EVOGAN_CLASSIFIER_CACHE", str(tmp_path / "classifiers"))
+    root = tiny_fashion(tmp_path / "fashion", n_train=80, n_test=40)
+    out = tmp_path / "study"
+    tiny = "net.g_width=4 net.d_width=4 algo.batch_size=8"
+    args = [
+        "algos=gan_heuristic,cegan",
+        "data=fashion_mnist",
+        "seeds=0",
+        "generations=4",
+        "curve_every=2",
+        "curve_samples=20",
+        "protocol_samples=30",
+        f"root={root}",
+        f"out={out}",
+        f"extra={tiny}",
+    ]
+    assert study.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "training the fashion_mnist classifier once" in printed and "[2/2]" in printed
+    assert len(list((tmp_path / "classifiers").glob("fashion_mnist-*.pt"))) == 1
+    results = (out / "results.md").read_text()
+    assert results.startswith("Image study") and "*floor: real train images*" in results
+    assert "*ceiling: untrained G*" in results and "| cegan |" in results and "equal wall-clock" in results
+    for algo in ("gan_heuristic", "cegan"):
+        scored = json.loads((out / algo / "fashion_mnist" / "seed0" / "protocol.json").read_text())
+        assert scored["test/classifier_fid"] >= 0 and "n_fake=30" in scored["test/protocol"]
+    assert (out / "samples.png").stat().st_size > 0 and (out / "fid_vs_time.png").stat().st_size > 0
+    assert study.main(args) == 0  # resumed: nothing reruns, the classifier is not trained again
+    again = capsys.readouterr().out
+    assert "2 of 2 runs already finished" in again and "training the fashion_mnist classifier" not in again

@@ -3,13 +3,12 @@ mode counts, and the whole protocol on tiny Fashion-MNIST-format files with a ti
 
 from __future__ import annotations
 
-import gzip
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from helpers import tiny_fashion
 
 from evogan_lightning.data.stacked import stack_modes
 from evogan_lightning.metrics.classifier import (
@@ -62,30 +61,6 @@ def test_mode_metrics_by_hand():
 
 
 # ---------------------------------------------------------------------------------------------- tiny data
-def _write(folder: Path, stem: str, data: bytes) -> None:
-    (folder / f"{stem}.gz").write_bytes(gzip.compress(data))
-
-
-def tiny_fashion(folder: Path, n_train: int = 60, n_test: int = 40) -> Path:
-    """Fashion-MNIST files (real IDX format) whose class c image is bright in column band c (10 classes)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for stem, n in (("train", n_train), ("t10k", n_test)):
-        labels = np.arange(n, dtype=np.uint8) % 10
-        images = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
-        for i, c in enumerate(labels):
-            images[i, :, 2 * c : 2 * c + 3] = 250
-        _write(
-            folder,
-            f"{stem}-images-idx3-ubyte",
-            bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in (n, 28, 28)) + images.tobytes(),
-        )
-        _write(
-            folder, f"{stem}-labels-idx1-ubyte", bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + labels.tobytes()
-        )
-    return folder
-
-
 def tiny_classifier(path: Path, root: Path, dataset: str = "fashion_mnist") -> Path:
     from evogan_lightning.tools.train_classifier import load_labelled
 
