@@ -135,7 +135,9 @@ USAGE = (
     + ")] [data=ring8,grid25 | data=fashion_mnist,stacked_fashion_mnist] "
     "[seeds=0,1,2,3,4] [preset=toy_fast|fmnist_fast] [generations=N] [jobs=2] [out=studies/toy|studies/images] "
     "[extra='key=value ...'] [report_only=false] [root=DIR] [classifier=FILE] [curve_every=250] "
-    "[curve_samples=2000] [protocol_samples=10000]\n"
+    "[curve_samples=2000] [protocol_samples=10000] [timing=false]\n"
+    "timing=true: first measure ms/generation of every algorithm and data set alone (costs.json; the image "
+    "report's wall-clock)\n"
     "extra: overrides for every run (algo.KEY only where that algorithm has the option); root, classifier and "
     "curve_*: image studies only"
 )
@@ -544,6 +546,58 @@ def check_out_folder(out: Path, report_only: bool, runs: Sequence[Run]) -> Path:
     return check_writable_folder(out, "out")
 
 
+COSTS_FILE = "costs.json"
+
+
+def measure_costs(
+    runs: Sequence[Run],
+    preset: str,
+    extra: Sequence[str],
+    image: ImageSetup | None,
+    out: Path,
+    short: int = 50,
+    long: int = 250,
+) -> dict[str, dict[str, float]]:
+    """Milliseconds per generation of every (algorithm, data set) of the study, measured alone, one run at a
+    time on one CPU thread (no evaluations, no logging): (t(long) - t(short)) / (long - short), so start-up
+    does not count. Written to ``out/costs.json``; the image report reads wall-clock from it (the study's own
+    timings share the machine with the other job and whatever else ran)."""
+    import tempfile
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    costs: dict[str, dict[str, float]] = {}
+    pairs = list(dict.fromkeys((r.algo, r.data) for r in runs))
+    for k, (algo, data) in enumerate(pairs, 1):
+        seconds = []
+        for generations in (short, long):
+            with tempfile.TemporaryDirectory() as folder:
+                probe = Run(algo, data, 0, Path(folder) / "run", image=image is not None)
+                cmd = command(probe, preset, generations, extra, image)
+                cmd = [
+                    c
+                    for c in cmd
+                    if not c.startswith(("callbacks", "generations=", "trainer.enable_progress_bar"))
+                ]
+                cmd += [
+                    f"generations={generations}",
+                    "callbacks=none",
+                    "logger=none",
+                    "trainer.enable_progress_bar=false",
+                ]
+                cmd += [f"log_every_n_generations={long}"]
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise ConfigError(
+                        f"timing {algo} on {data} failed: {done.stderr.strip().splitlines()[-1:]}"
+                    )
+                seconds.append(json.loads((probe.dir / "metrics.json").read_text())["train_seconds"])
+        ms = 1000 * (seconds[1] - seconds[0]) / (long - short)
+        costs.setdefault(algo, {})[data] = ms
+        print(f"[timing {k}/{len(pairs)}] {algo} {data}: {ms:.0f} ms/generation", flush=True)
+    (out / COSTS_FILE).write_text(json.dumps(costs, indent=2))
+    return costs
+
+
 def image_root(given: Any) -> str:
     """``root=`` or the first of ``IMAGE_DEFAULT_ROOTS`` that holds the Fashion-MNIST training images."""
     if given:
@@ -607,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
         "curve_every": 250,
         "curve_samples": 2000,
         "protocol_samples": 10_000,
+        "timing": False,
     }
     try:
         args = parse_args(argv, defaults, USAGE)
@@ -637,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"evogan_lightning.study: error: {err}", file=sys.stderr)
         return 2
+    if args["timing"]:
+        measure_costs(runs, preset, extra, setup, out)
     if not args["report_only"]:
         todo = [r for r in runs if not r.done]
         if len(todo) < len(runs):

@@ -9,6 +9,9 @@
   algorithm, one panel per data set.
 
 Training seconds leave out the evaluations (``val/eval_seconds``), so curves and gen/s compare training cost.
+With ``timing=true`` (``costs.json``: ms/generation of each algorithm measured alone, ``study.measure_costs``)
+every wall-clock is generations x that cost instead of the run's own clock, which shares the machine with the
+study's other job and anything else running.
 """
 
 from __future__ import annotations
@@ -38,15 +41,27 @@ STACKED_COLUMNS = (
 CURVE_KEY = "val/classifier_fid"
 
 
+Costs = dict[str, dict[str, float]]  # algo -> data -> ms per generation (costs.json)
+
+
+def _cost(run: Run, costs: Costs | None) -> float | None:
+    ms = (costs or {}).get(run.algo, {}).get(run.data)
+    return float(ms) / 1000.0 if ms else None
+
+
 # ------------------------------------------------------------------------------------------ per run
-def train_seconds(run: Run) -> float:
-    """Training time of a finished run without its evaluations."""
+def train_seconds(run: Run, costs: Costs | None = None) -> float:
+    """Training time of a finished run without its evaluations (generations x the measured cost when known)."""
     m = run.metrics
+    per = _cost(run, costs)
+    if per is not None:
+        return float(m.get("generation", math.nan)) * per
     return float(m.get("train_seconds", math.nan)) - float(m.get("val/eval_seconds", 0.0) or 0.0)
 
 
-def curve(run: Run) -> list[tuple[float, float, float]]:
-    """``(train seconds, generation, classifier-FID)`` of every curve point of a run (logs/metrics.csv)."""
+def curve(run: Run, costs: Costs | None = None) -> list[tuple[float, float, float]]:
+    """``(train seconds, generation, classifier-FID)`` of every curve point of a run (logs/metrics.csv); the
+    seconds are generation x the measured cost when ``costs`` has the run's algorithm and data."""
     path = run.dir / "logs" / "metrics.csv"
     if not path.is_file():
         return []
@@ -135,7 +150,7 @@ def _untrained(data: str, setup: ImageSetup, preset: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ tables
-def aggregate_images(runs: Sequence[Run]) -> list[dict[str, Any]]:
+def aggregate_images(runs: Sequence[Run], costs: Costs | None = None) -> list[dict[str, Any]]:
     """One row per (algorithm, data set): mean and std over the finished seeds of every protocol metric,
     generations, generations/s and training seconds."""
     rows = []
@@ -145,7 +160,7 @@ def aggregate_images(runs: Sequence[Run]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"algo": algo, "data": data, "seeds": len(ok), "missing": len(group) - len(ok)}
         for key, *_ in (*PROTOCOL_COLUMNS, *STACKED_COLUMNS):
             row[key], row[key + "_std"] = mean_std([r.metrics.get(key) for r in ok])
-        seconds = [train_seconds(r) for r in ok]
+        seconds = [train_seconds(r, costs) for r in ok]
         row["generations"] = ok[0].metrics.get("generation") if ok else None
         row["generations_per_s"], _ = mean_std(
             [float(r.metrics["generation"]) / s for r, s in zip(ok, seconds) if s > 0]
@@ -200,12 +215,12 @@ def protocol_table(data: str, rows: Sequence[dict[str, Any]], refs: dict[str, di
     return head + "\n".join(lines) + "\n"
 
 
-def wall_clock_budget(runs: Sequence[Run], data: str) -> float:
+def wall_clock_budget(runs: Sequence[Run], data: str, costs: Costs | None = None) -> float:
     """The equal-wall-clock budget of ``data``: the mean training time of the ``cegan`` runs at their last
     curve point (one CE-GAN run with the preset), else of the slowest algorithm."""
     by_algo: dict[str, list[float]] = {}
     for r in runs:
-        points = curve(r) if r.data == data and r.done else []
+        points = curve(r, costs) if r.data == data and r.done else []
         if points:
             by_algo.setdefault(r.algo, []).append(points[-1][0])
     if not by_algo:
@@ -215,12 +230,16 @@ def wall_clock_budget(runs: Sequence[Run], data: str) -> float:
     return max(mean_std(v)[0] for v in by_algo.values())
 
 
-def wall_clock_rows(runs: Sequence[Run], data: str, budget: float) -> list[dict[str, Any]]:
+def wall_clock_rows(
+    runs: Sequence[Run], data: str, budget: float, costs: Costs | None = None
+) -> list[dict[str, Any]]:
     """Per algorithm: classifier-FID of the curve at ``budget`` seconds (mean +- std over seeds), the
     generations reached then, and how many runs ended before the budget."""
     rows = []
     for algo in dict.fromkeys(r.algo for r in runs if r.data == data):
-        values = [value_at(curve(r), budget) for r in runs if (r.algo, r.data) == (algo, data) and r.done]
+        values = [
+            value_at(curve(r, costs), budget) for r in runs if (r.algo, r.data) == (algo, data) and r.done
+        ]
         values = [v for v in values if math.isfinite(v[0])]
         if not values:
             continue
@@ -301,7 +320,9 @@ def samples_figure(runs: Sequence[Run], path: Path, grid: int = 8) -> None:
     plt.close(fig)
 
 
-def curves_figure(runs: Sequence[Run], path: Path, budgets: dict[str, float]) -> None:
+def curves_figure(
+    runs: Sequence[Run], path: Path, budgets: dict[str, float], costs: Costs | None = None
+) -> None:
     """Classifier-FID over training seconds, mean over seeds (each seed's curve interpolated on a common
     time grid up to the shortest seed's end), one line per algorithm, one panel per data set; a dotted
     vertical line marks the equal-wall-clock budget."""
@@ -312,7 +333,7 @@ def curves_figure(runs: Sequence[Run], path: Path, budgets: dict[str, float]) ->
     fig, axes = plt.subplots(1, len(datas), figsize=(5.5 * len(datas), 4.2), squeeze=False)
     for ax, data in zip(axes[0], datas):
         for algo in dict.fromkeys(r.algo for r in runs if r.data == data):
-            curves = [curve(r) for r in runs if (r.algo, r.data) == (algo, data) and r.done]
+            curves = [curve(r, costs) for r in runs if (r.algo, r.data) == (algo, data) and r.done]
             curves = [c for c in curves if len(c) >= 2]
             if not curves:
                 continue
@@ -323,7 +344,7 @@ def curves_figure(runs: Sequence[Run], path: Path, budgets: dict[str, float]) ->
         if math.isfinite(budgets.get(data, math.nan)):
             ax.axvline(budgets[data], color="gray", linestyle=":", linewidth=1)
         ax.set_yscale("log")
-        ax.set_xlabel("training seconds (one CPU thread)")
+        ax.set_xlabel("training seconds (one CPU thread" + (", measured alone)" if costs else ")"))
         ax.set_ylabel("classifier-FID (train split, curve samples)")
         ax.set_title(data)
         ax.grid(alpha=0.3, which="both")
@@ -338,19 +359,26 @@ def report_images(runs: Sequence[Run], out: Path, header: str, setup: ImageSetup
     for r in runs:
         r.load()
     out.mkdir(parents=True, exist_ok=True)
-    rows = aggregate_images(runs)
+    costs_path = out / "costs.json"
+    costs = json.loads(costs_path.read_text()) if costs_path.is_file() else None
+    rows = aggregate_images(runs, costs)
     datas = list(dict.fromkeys(r.data for r in runs))
     sections, refs, budgets, clock = [], {}, {}, {}
     for data in datas:
         refs[data] = references(data, setup, preset, out)
-        budgets[data] = wall_clock_budget(runs, data)
+        budgets[data] = wall_clock_budget(runs, data, costs)
         sections.append(
             f"### {data}, equal generations (protocol: 10,000 samples vs the 10,000 test images)\n"
         )
         sections.append(protocol_table(data, rows, refs[data]))
         if math.isfinite(budgets[data]):
-            clock[data] = wall_clock_rows(runs, data, budgets[data])
-            sections.append(f"### {data}, equal wall-clock (the mean training time of one cegan run)\n")
+            clock[data] = wall_clock_rows(runs, data, budgets[data], costs)
+            how = (
+                "generations x ms/generation measured alone (costs.json)" if costs else "each run's own clock"
+            )
+            sections.append(
+                f"### {data}, equal wall-clock (the mean training time of one cegan run; {how})\n"
+            )
             sections.append(wall_clock_table(clock[data], budgets[data], setup.curve_samples))
     tables = "\n".join(sections)
     (out / "results.md").write_text(header + "\n\n" + tables)
@@ -359,7 +387,7 @@ def report_images(runs: Sequence[Run], out: Path, header: str, setup: ImageSetup
             {
                 "rows": rows,
                 "references": refs,
-                "wall_clock": {"budget_seconds": budgets, "rows": clock},
+                "wall_clock": {"budget_seconds": budgets, "rows": clock, "costs_ms_per_generation": costs},
                 "runs": [
                     {"algo": r.algo, "data": r.data, "seed": r.seed, "dir": str(r.dir), **r.metrics}
                     for r in runs
@@ -372,5 +400,5 @@ def report_images(runs: Sequence[Run], out: Path, header: str, setup: ImageSetup
     )
     if any(r.done for r in runs):
         samples_figure(runs, out / "samples.png")
-        curves_figure(runs, out / "fid_vs_time.png", budgets)
+        curves_figure(runs, out / "fid_vs_time.png", budgets, costs)
     return tables
