@@ -1,16 +1,16 @@
 """The shared base LightningModule of every algorithm.
 
 It owns what all algorithms share: manual optimisation, the generator population store, the
-discriminator and its step (BCE + optional gradient penalty), the noise source, the generation counter,
-logging with ``generation`` as the x-axis, full-state checkpoint hooks, divergence checks, and the
-public ``sample(n, individual=None)`` API. An algorithm subclass declares its population layout and
-implements ``generation_step(real)``, which should read like its paper's pseudo-code.
+discriminator and its step (BCE + optional gradient penalty), the generation counter and the lr schedule.
+The rest comes in one mixin per concern, each in its own module: ``randomness`` (streams, noise),
+``divergence`` (flags and checks), ``reporting`` (logging, operator shares), ``checkpointing`` (the schema
+and its migration) and ``api`` (``create``, ``datamodule``, ``sample``). An algorithm subclass declares its
+population layout and implements ``generation_step(real)``, which should read like its paper's pseudo-code.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -18,18 +18,33 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from ..data.stream import stream_seed
 from ..engine.capture import GraphedGeneration, validate_cuda_graph
 from ..engine.population import Population
 from ..evolution.losses import discriminator_loss, gradient_penalty, r1_penalty
-from ..evolution.selection import ALL_DIVERGED
 from ..evolution.tally import OperatorTally
-from ..nets import NetSpec, effective_options, resolve_net
-from ..run.errors import DIVERGENCE_ADVICE, EXPLODED, ConfigError, DivergedError, within_bound
+from ..nets import NetSpec, resolve_net
+from ..run.errors import ConfigError, DivergedError, within_bound
+from .api import ApiMixin
+from .checkpointing import (
+    CHECKPOINT_KEY,
+    CHECKPOINT_VERSION,
+    CheckpointMixin,
+    check_architecture,
+    upgrade_checkpoint,
+)
 from .config import AlgoConfig
+from .divergence import DivergenceMixin
+from .randomness import RandomnessMixin
+from .reporting import ReportingMixin
 
-CHECKPOINT_KEY = "evogan"
-CHECKPOINT_VERSION = 2  # 2: architecture holds the net options with defaults filled in (2026-12-03)
+__all__ = [
+    "CHECKPOINT_KEY",
+    "CHECKPOINT_VERSION",
+    "EvoGANModule",
+    "check_architecture",
+    "frozen",
+    "upgrade_checkpoint",
+]
 
 
 @contextlib.contextmanager
@@ -45,22 +60,19 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
 
 
-_SHARED_STREAM = 0x5EED  # stream_seed key of the rank-shared decision stream (see shared_rng)
-
-
 def _require(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)
 
 
-class EvoGANModule(L.LightningModule):
+class EvoGANModule(
+    ApiMixin, ReportingMixin, DivergenceMixin, CheckpointMixin, RandomnessMixin, L.LightningModule
+):
     """Base of all algorithms. ``cfg`` is the resolved run config as plain containers:
     ``{"algo": {...}, "net": {...}, "data_info": {"name", "shape", "kind"}, "seed": int, "generations": int}``.
     Its ``algo`` options become ``self.hp``, the algorithm's typed, checked config (``config_class``, from
     algos/config.py; options a checkpoint lacks take the defaults of the code that wrote it).
     """
-
-    records: tuple[str, ...] = ()  # buffers that only hold statistics for the logs (NaN = not yet)
 
     algo_name: ClassVar[str] = "base"
     config_class: ClassVar[type[AlgoConfig]] = AlgoConfig  # the typed hyper-parameters (``self.hp``)
@@ -138,118 +150,10 @@ class EvoGANModule(L.LightningModule):
             foreach=True,  # one multi-tensor op per Adam stage (what CUDA picks by default), also on CPU
         )
 
-    @classmethod
-    def create(
-        cls,
-        data: str | Mapping[str, Any] = "ring8",
-        net: str | Mapping[str, Any] = "auto",
-        generations: int = 7000,
-        seed: int = 0,
-        log_every_n_generations: int = 10,
-        **algo_options: Any,
-    ) -> EvoGANModule:
-        """The algorithm from Python, without Hydra: its defaults (``conf/algo/<name>.yaml``, as the command
-        line has them) with ``algo_options`` on top, checked by its typed config (``algos/config.py``).
-
-        ``data``/``net``: a config name (``"ring8"``, ``"fashion_mnist"``; ``"auto"``, ``"mnist28"``) or a
-        dict (``{"name": "fashion_mnist", "root": DIR}``: the named config's keys with these on top). Train it
-        with ``lightning.Trainer(max_epochs=-1).fit(model, model.datamodule())``.
-        """
-        from ..run.conf_files import config_file
-
-        def group(name: str, value: str | Mapping[str, Any]) -> dict[str, Any]:
-            given = {"name": value} if isinstance(value, str) else dict(value)
-            return {**config_file(name, str(given.get("name"))), **given}
-
-        algo = {**config_file("algo", cls.algo_name), **algo_options}
-        data_cfg, net_cfg = group("data", data), group("net", net)
-        from ..data.datamodule import data_shape
-
-        try:
-            shape = list(data_shape(data_cfg))
-        except ValueError as err:
-            raise ConfigError(str(err)) from err
-        kind = "toy" if len(shape) == 1 else "image"
-        cfg = {
-            "algo": algo,
-            "net": net_cfg,
-            "data": data_cfg,
-            "data_info": {"name": data_cfg["name"], "shape": shape, "kind": kind},
-            "seed": int(seed),
-            "generations": int(generations),
-            "log_every_n_generations": int(log_every_n_generations),
-        }
-        return cls(cfg)
-
-    def datamodule(self, num_workers: int = 0) -> Any:
-        """The ``GANDataModule`` of this model's data, seed and batch size (``reals_per_generation``)."""
-        from ..data.datamodule import GANDataModule
-
-        return GANDataModule(
-            self.cfg["data"], seed=self.seed, num_workers=num_workers, batch_size=self.reals_per_generation
-        )
-
     @property
     def reals_per_generation(self) -> int:
         """Real samples one generation consumes (the DataModule's batch size). Default: n_D * m."""
         return self.hp.d_steps * self.hp.batch_size
-
-    # ------------------------------------------------------------------ randomness
-    @property
-    def rank(self) -> int:
-        return int(self.trainer.global_rank) if self._trainer is not None else 0
-
-    @property
-    def world_size(self) -> int:
-        return int(self.trainer.world_size) if self._trainer is not None else 1
-
-    @property
-    def rng(self) -> torch.Generator:
-        """The run's own random stream (noise, interpolation, choices) on the module's device.
-        Saved in checkpoints, so a resumed run draws exactly what an uninterrupted one would. With several
-        devices each rank draws its own stream (rank 0's is the one saved; other ranks derive theirs from
-        the seed, their rank and the generation, so a checkpoint resumes on any device count)."""
-        dev = self.device
-        if self._rng is None or self._rng.device != dev:
-            g = torch.Generator(device=dev)
-            if self.rank > 0:
-                g.manual_seed(stream_seed(self.seed, self.generation, self.rank))
-            elif self._rng_state is not None and (self._rng_device == str(dev)):
-                g.set_state(self._rng_state)
-            else:
-                g.manual_seed(self.seed)
-            self._rng, self._rng_state = g, None
-        return self._rng
-
-    @property
-    def shared_rng(self) -> torch.Generator:
-        """The stream for evolutionary *decisions* every rank must make alike (GA parents/crossover/mutation
-        of the D population, SCGAN's crossover coin flips and partners). On one device it is ``rng`` itself,
-        so single-device results do not depend on this split; with several ranks it is seeded identically on
-        all of them from (seed, generation at start), while ``rng`` (noise) stays per rank."""
-        if self.world_size == 1:
-            return self.rng
-        dev = self.device
-        if self._shared_rng is None or self._shared_rng.device != dev:
-            self._shared_rng = torch.Generator(device=dev)
-            self._shared_rng.manual_seed(stream_seed(self.seed, self.generation, _SHARED_STREAM))
-        return self._shared_rng
-
-    def mean_over_ranks(self, t: Tensor) -> Tensor:
-        """Mean of ``t`` over all ranks (a new tensor; ``t`` itself on one device). Fitness is reduced this
-        way, so every rank ranks the candidates alike: a mean-over-samples fitness over the union of the
-        ranks' evaluation batches. A NaN on any rank makes the entry NaN everywhere."""
-        if self.world_size == 1:
-            return t
-        return self.trainer.strategy.reduce(t.clone(), reduce_op="mean")
-
-    def make_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Latent vectors [n, latent_dim]: N(0, 1) or U(-1, 1) per ``net.noise``."""
-        gen = self.rng if generator is None else generator
-        shape = (n, self.net_spec.latent_dim)
-        if self.net_spec.noise == "uniform":
-            return torch.rand(shape, generator=gen, device=gen.device).mul_(2).sub_(1)
-        return torch.randn(shape, generator=gen, device=gen.device)
 
     # ------------------------------------------------------------------ the discriminator step
     def d_step(self, real: Tensor, fake: Tensor) -> Tensor:
@@ -364,235 +268,3 @@ class EvoGANModule(L.LightningModule):
             for m in self.modules():
                 if isinstance(m, Population):
                     m.broadcast_parents(0)
-
-    def _flags_to(self, device: torch.device) -> None:
-        if self._nonfinite.device != device:
-            self._nonfinite = self._nonfinite.to(device)
-            self._no_survivor = self._no_survivor.to(device)
-
-    def flag_survivors(self, finite: Tensor) -> None:
-        """Note (on the device, no sync) whether any candidate of this generation was finite (``finite`` [K]
-        from ``top_mu``); ``check_finite`` stops the run if none was."""
-        self._flags_to(finite.device)
-        self._no_survivor.logical_or_(~finite.any())
-
-    def check_finite(self) -> None:
-        """Raise DivergedError if any loss since the start went NaN/Inf or every candidate of a generation
-        diverged (one sync with the device; run at logging and before every checkpoint). With several ranks
-        the flags are max-reduced first, so all ranks stop together."""
-        flags = torch.stack([self._nonfinite, self._no_survivor.to(self._nonfinite.device)])
-        if self.world_size > 1:
-            flags = self.trainer.strategy.reduce(flags.float(), reduce_op="max") > 0
-        nonfinite, no_survivor = flags.tolist()
-        if no_survivor:
-            raise DivergedError(f"{ALL_DIVERGED} (detected at generation {self.generation})")
-        if nonfinite:
-            raise DivergedError(
-                f"training diverged (a NaN/Inf loss, or one beyond {EXPLODED:.0e}) by generation "
-                f"{self.generation}. {DIVERGENCE_ADVICE}"
-            )
-
-    @torch.no_grad()
-    def state_is_finite(self) -> bool:
-        """Whether everything a checkpoint would hold can be trusted (one host sync; run before each save):
-        every population's parents (``Population.state_finite``), the discriminator's parameters and buffers,
-        and the moments of every optimizer (not the ``records`` buffers: log statistics, NaN until set). A
-        finite loss does not prove it (a 1e36 loss passes)."""
-        checks = [m.state_finite() for m in self.modules() if isinstance(m, Population)]
-        populated = {
-            id(t)
-            for m in self.modules()
-            if isinstance(m, Population)
-            for t in (*m.parameters(), *m.buffers())
-        }
-        tensors = [
-            t
-            for name, t in (*self.named_parameters(), *self.named_buffers())
-            if id(t) not in populated and name not in self.records
-        ]
-        squared = []
-        if self._trainer is not None:
-            for opt in self.trainer.optimizers:
-                for state in opt.state.values():
-                    for key, v in state.items():
-                        if torch.is_tensor(v):
-                            (squared if key == "exp_avg_sq" else tensors).append(v)
-        checks += [within_bound(t) for t in tensors if t.is_floating_point()]
-        checks += [within_bound(t, square=True) for t in squared if t.is_floating_point()]
-        return bool(torch.stack([c.to(self._nonfinite.device) for c in checks]).all()) if checks else True
-
-    def record(self, stats: Mapping[str, Tensor | float]) -> None:
-        """Send scalar stats to the progress bar, to Lightning (``trainer.callback_metrics``: what
-        ``ModelCheckpoint(monitor=...)`` and ``EarlyStopping`` read) and to every logger, with ``generation``
-        as the step. Operators that produced survivors since the last logging step go along as shares
-        (``operators/<name>``): a time series of which operator wins (CE-GAN's Fig. 6)."""
-        row = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in stats.items()}
-        row.update(self._operator_shares())
-        row["generation"] = float(self.generation)
-        self._last_stats = row
-        self.history.append(row)
-        bar = {k.split("/")[-1]: v for k, v in row.items() if k.startswith("loss/")}
-        for k, v in bar.items():
-            self.log(k, v, prog_bar=True, logger=False, on_step=True, on_epoch=False)
-        self.publish(row)
-        for logger in self.loggers:
-            logger.log_metrics(row, step=self.generation)
-
-    def publish(self, row: Mapping[str, float]) -> None:
-        """Put ``row`` (host floats) into Lightning's ``callback_metrics`` without logging it again."""
-        if self._trainer is None:
-            return
-        values = {k: float(v) for k, v in row.items() if k != "generation" and math.isfinite(float(v))}
-        self.log_dict(values, logger=False, on_step=True, on_epoch=False, batch_size=1)
-
-    def _operator_shares(self) -> dict[str, float]:
-        """Survivor share per operator since the last logging step (``{}`` for algorithms without operators);
-        the counts at that step are kept in checkpoints, so a resumed run logs what an uninterrupted one does."""
-        now = self.operator_counts
-        delta = {k: v - self._counts_logged.get(k, 0) for k, v in now.items()}
-        total = sum(delta.values())
-        self._counts_logged = dict(now)
-        return {f"operators/{k}": v / total for k, v in sorted(delta.items())} if total > 0 else {}
-
-    def count_operators(self, names: list[str]) -> None:
-        """Add the operators that produced this generation's survivors (names on the host) to the counts."""
-        self._tally.add_names(names)
-
-    def count_survivors(self, operators: list[str], chosen: Tensor) -> None:
-        """Add the operators of the chosen candidates to the counts on the device (no host sync).
-        ``operators``: the operator of each candidate [K]; ``chosen``: LongTensor [mu] of candidate indices."""
-        self._tally.add(operators, chosen)
-
-    @property
-    def operator_counts(self) -> dict[str, int]:
-        """Survivors per operator since the start of the run (one device sync to read)."""
-        return self._tally.as_dict()
-
-    @operator_counts.setter
-    def operator_counts(self, counts: Mapping[str, int]) -> None:
-        self._tally.reset(counts)
-
-    # ------------------------------------------------------------------ public API
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        individual: int | None = None,
-        z: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        batch_size: int = 1024,
-    ) -> Tensor:
-        """``n`` samples [n, *shape] on the CPU from one parent (the fittest by default), in eval mode,
-        generated in chunks of ``batch_size``. ``z`` [n, latent] fixes the noise; otherwise it is drawn
-        from ``generator`` (default: a fresh generator seeded with the run seed, so the training stream
-        is untouched)."""
-        idx = self.generators.best_index() if individual is None else int(individual)
-        if not 0 <= idx < self.generators.num_parents:
-            raise ValueError(f"individual must be in [0, {self.generators.num_parents}), got {individual}")
-        net = self.generators.member(idx)
-        was_training = net.training
-        net.eval()
-        if generator is None and z is None:
-            generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        out = []
-        try:
-            for start in range(0, n, batch_size):
-                k = min(batch_size, n - start)
-                zz = z[start : start + k].to(self.device) if z is not None else self.make_noise(k, generator)
-                out.append(net(zz).float().cpu())
-        finally:
-            net.train(was_training)
-        return torch.cat(out) if out else torch.empty(0, *self.shape)
-
-    def best_individual(self) -> int:
-        return self.generators.best_index()
-
-    def final_metrics(self) -> dict[str, float]:
-        """Flat metrics for metrics.json: generation, last logged stats, operator shares."""
-        out: dict[str, float] = {"generation": float(self.generation)}
-        out.update({k: v for k, v in self._last_stats.items() if k != "generation"})
-        total = sum(self.operator_counts.values())
-        for name, count in sorted(self.operator_counts.items()):
-            out[f"operator_share/{name}"] = count / total if total else 0.0
-        return out
-
-    # ------------------------------------------------------------------ checkpoints
-    def architecture(self) -> dict[str, Any]:
-        """What must match for a checkpoint to be loadable into this module."""
-        parents, _ = self.population_layout()
-        return {
-            "algo": self.algo_name,
-            "net": self.net_spec.name,
-            "latent_dim": self.net_spec.latent_dim,
-            "net_options": effective_options(self.net_spec.name, self.net_spec.options),
-            "shape": list(self.shape),
-            "population_size": parents,
-        }
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_KEY] = {
-            "version": CHECKPOINT_VERSION,
-            "architecture": self.architecture(),
-            "generation": self.generation,
-            "rng_state": self.rng.get_state(),
-            "rng_device": str(self.rng.device),
-            "operator_counts": dict(self.operator_counts),
-            "operator_counts_logged": dict(self._counts_logged),
-            "history": list(self.history),
-            "last_stats": dict(self._last_stats),
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = upgrade_checkpoint(checkpoint).get(CHECKPOINT_KEY)
-        if state is None:
-            raise ConfigError("this checkpoint was not written by evogan_lightning (no 'evogan' section)")
-        mismatch = check_architecture(state["architecture"], self.architecture())
-        if mismatch:
-            raise ConfigError(mismatch)
-        self.generation = int(state["generation"])
-        self._rng, self._rng_state = None, state["rng_state"]
-        self._rng_device = state.get("rng_device")
-        self.operator_counts = dict(state.get("operator_counts", {}))
-        self._counts_logged = dict(state.get("operator_counts_logged", state.get("operator_counts", {})))
-        self.history = list(state.get("history", []))
-        self._last_stats = dict(state.get("last_stats", {}))
-
-
-def upgrade_checkpoint(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """Bring a checkpoint of an earlier version up to this one, in place (and return it). Version 1 stored the
-    net options as typed (``{}`` for ``net=auto``), so its family defaults are the ones of that time: a toy
-    MLP written then is 512 units wide (``mlp.LEGACY_DEFAULTS``), and keeps loading after the default width
-    changed."""
-    state = checkpoint.get(CHECKPOINT_KEY)
-    if not isinstance(state, dict) or int(state.get("version", 1)) >= 2:
-        return checkpoint
-    from ..nets import mlp
-
-    arch = state["architecture"]
-    if arch.get("net") == "mlp":
-        legacy = {**mlp.LEGACY_DEFAULTS, **(arch.get("net_options") or {})}
-        arch["net_options"] = legacy
-        cfg = checkpoint.get("hyper_parameters", {}).get("cfg")
-        if isinstance(cfg, dict):
-            cfg["net"] = {**dict(cfg.get("net") or {}), "name": "mlp", **legacy}
-    state["version"] = CHECKPOINT_VERSION
-    return checkpoint
-
-
-def check_architecture(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
-    """A message naming every difference between a checkpoint's architecture and the current one."""
-    saved, current = dict(saved), dict(current)
-    if saved.get("net") == current.get("net"):  # compare options with the family's defaults filled in
-        for arch in (saved, current):
-            arch["net_options"] = effective_options(str(arch["net"]), arch.get("net_options") or {})
-    diffs = [
-        f"{k}: checkpoint {saved.get(k)!r} vs config {current.get(k)!r}"
-        for k in current
-        if saved.get(k) != current.get(k)
-    ]
-    if not diffs:
-        return None
-    return (
-        "the checkpoint does not match this configuration (" + "; ".join(diffs) + "). Resume with the "
-        "checkpoint's own settings (drop the overrides that change them) or start a new run without ckpt_path."
-    )

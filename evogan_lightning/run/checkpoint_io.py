@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ..algos.base import CHECKPOINT_KEY, upgrade_checkpoint
+from ..algos.checkpointing import CHECKPOINT_KEY, upgrade_checkpoint
 from .errors import EXPLODED, ConfigError, within_bound
 
 FIX = "pass a checkpoints/last.ckpt written by a run"

@@ -22,7 +22,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from ..algos import get_algorithm
-from ..algos.base import CHECKPOINT_KEY, EvoGANModule, check_architecture
+from ..algos.base import EvoGANModule
+from ..algos.checkpointing import CHECKPOINT_KEY, check_architecture
 from ..callbacks.checkpoint import GenerationCheckpoint
 from ..data.datamodule import GANDataModule
 from .checkpoint_io import check_resumable, read_checkpoint
