@@ -31,13 +31,12 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, ValidationError
 
-from ..engine.backend import BACKENDS
+from ..engine.backend import BACKENDS, DEFAULT_DISTILL_STEP, DISTILL_STEPS
 from ..evolution import genetic
 from ..evolution.crossover import (
     CROSSOVER_START,
     CROSSOVER_TEACHERS,
     DISTILL_REDUCTIONS,
-    DISTILL_STEPS,
     max_crossover_children,
 )
 from ..evolution.losses import GENERATOR_LOSSES
@@ -220,7 +219,9 @@ class CEGANConfig(EGANConfig):
     n_c: int = option(1, what="crossover children per generation", must="an integer >= 0", ok=at_least(0))
     distill_reduction: str = option("mean", choices=DISTILL_REDUCTIONS)
     crossover_start: str = option("fitter", choices=CROSSOVER_START)
-    distill_step: str = option("adam", choices=DISTILL_STEPS)
+    distill_step: str = option(
+        DEFAULT_DISTILL_STEP, choices=tuple(DISTILL_STEPS)
+    )  # engine/backend.py dispatches
     crossover_optimizer: str = option("inherit", choices=("inherit", "reset"))
     crossover_teacher: str = option("filtered", choices=CROSSOVER_TEACHERS)
     selection: str = option("comprehensive", choices=("comprehensive", "children_only", "with_parents"))

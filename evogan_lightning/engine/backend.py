@@ -37,6 +37,25 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "loop", "batched")
 
+# The distillation step of a CE-GAN crossover child (algo.distill_step), after its gradient is in its row:
+# the one place that lists the choices, holds the code-side default and dispatches (algos/config.py takes
+# its choices and default from here). Each: (backend, rows, losses [k] at theta, loss_at(delta)) -> None.
+DistillUpdate = Callable[["LoopBackend", slice, Tensor, Callable[[Tensor], Tensor]], None]
+DISTILL_STEPS: dict[str, DistillUpdate] = {
+    "adam": lambda backend, rows, l0, loss_at: backend.pop.adam_step(rows),  # CE-GAN: one Adam step
+    "line_search": lambda backend, rows, l0, loss_at: backend._line_search_step(rows, l0, loss_at),
+}
+DEFAULT_DISTILL_STEP = (
+    "adam"  # what a checkpoint without the option ran with (the YAML default is line_search)
+)
+
+
+def distill_update(step: str) -> DistillUpdate:
+    """The update of ``algo.distill_step=step``; ValueError naming the choices for anything else."""
+    if step not in DISTILL_STEPS:
+        raise ValueError(f"unknown algo.distill_step {step!r}; choose one of {list(DISTILL_STEPS)}")
+    return DISTILL_STEPS[step]
+
 
 class LoopBackend:
     """Children one at a time; D stays in train mode and each child's batch goes through D in its own
@@ -68,12 +87,18 @@ class LoopBackend:
         return self._step(rows, out)
 
     def distill(
-        self, rows: slice, z: Tensor, teacher: Tensor, reduction: str = "mean", step: str = "adam"
+        self,
+        rows: slice,
+        z: Tensor,
+        teacher: Tensor,
+        reduction: str = "mean",
+        step: str = DEFAULT_DISTILL_STEP,
     ) -> Tensor:
         """One step of each child on the distillation loss of G_j(z[j]) towards teacher[j] (CE-GAN
-        crossover; ``reduction`` sum | mean, ``crossover.distillation_loss``): an Adam step (``step="adam"``)
-        or a line-search step (``"line_search"``, ``_line_search_step``). ``z`` [k, n, latent],
-        ``teacher`` [k, n, ...]. Returns the losses [k] (before the step)."""
+        crossover; ``reduction`` sum | mean, ``crossover.distillation_loss``): the gradient into each child's
+        row, then the update ``DISTILL_STEPS[step]`` (an Adam step, or a line-search step). ``z``
+        [k, n, latent], ``teacher`` [k, n, ...]. Returns the losses [k] (before the step)."""
+        update = distill_update(step)
         pop = self.pop
 
         def losses() -> list[Tensor]:
@@ -82,8 +107,6 @@ class LoopBackend:
                 for j, s in enumerate(self._slots(rows))
             ]
 
-        if step == "adam":
-            return self._step(rows, losses())
         pop.zero_grad(rows)
         loss = torch.stack(losses())
         params = [p for s in self._slots(rows) for p in pop.member(s).parameters()]
@@ -97,7 +120,7 @@ class LoopBackend:
             pop.params[rows].copy_(start)  # exact restore (p - d + d need not equal p)
             return out
 
-        self._line_search_step(rows, loss.detach(), loss_at)
+        update(self, rows, loss.detach(), loss_at)
         return loss.detach()
 
     @torch.no_grad()
@@ -160,8 +183,14 @@ class BatchedBackend(LoopBackend):
         return out
 
     def distill(
-        self, rows: slice, z: Tensor, teacher: Tensor, reduction: str = "mean", step: str = "adam"
+        self,
+        rows: slice,
+        z: Tensor,
+        teacher: Tensor,
+        reduction: str = "mean",
+        step: str = DEFAULT_DISTILL_STEP,
     ) -> Tensor:
+        update = distill_update(step)
         pop = self.pop
 
         def losses(flat: Tensor) -> Tensor:  # [k], one op per stage for all children
@@ -173,12 +202,7 @@ class BatchedBackend(LoopBackend):
         (grad,) = torch.autograd.grad(per_child.sum(), flat)
         with torch.no_grad():
             pop.grads[rows].copy_(grad)
-        if step == "adam":
-            pop.adam_step(rows)
-        else:
-            self._line_search_step(
-                rows, per_child.detach(), torch.no_grad()(lambda d: losses(pop.params[rows] - d))
-            )
+        update(self, rows, per_child.detach(), torch.no_grad()(lambda d: losses(pop.params[rows] - d)))
         return per_child.detach()
 
     @torch.no_grad()

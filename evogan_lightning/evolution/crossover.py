@@ -124,9 +124,6 @@ def distillation_loss(student: Tensor, teacher: Tensor, reduction: str = "mean")
     )
 
 
-DISTILL_STEPS = ("adam", "line_search")
-
-
 def trial_step(g_sq: Tensor, lr: float, num_params: int, eps: float = 1e-12) -> Tensor:
     """Trial step length a1 [k] along -g for ``parabola_step``: a1 * ||g|| = lr * sqrt(P), the length of an
     Adam step that moves every one of the P parameters by lr. ``g_sq``: ||g||^2 [k]."""

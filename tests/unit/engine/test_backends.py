@@ -70,3 +70,15 @@ def test_batched_rejects_batch_norm_generator_before_training(tmp_path):
     )
     with pytest.raises(ConfigError, match="algo.backend=loop"):
         train(cfg)
+
+
+def test_an_unknown_distillation_step_cannot_fall_through():
+    """One registry (engine/backend.DISTILL_STEPS) lists, defaults and dispatches algo.distill_step; a value
+    outside it is an error, never silently the line search."""
+    from evogan_lightning.algos.config import CEGANConfig
+    from evogan_lightning.engine.backend import DEFAULT_DISTILL_STEP, DISTILL_STEPS, distill_update
+
+    assert set(DISTILL_STEPS) == {"adam", "line_search"} and DEFAULT_DISTILL_STEP == "adam"
+    assert {f.name: f.default for f in __import__("dataclasses").fields(CEGANConfig)}["distill_step"] == "adam"
+    with pytest.raises(ValueError, match="unknown algo.distill_step 'newton'; choose one of \\['adam', 'line_search'\\]"):
+        distill_update("newton")
