@@ -18,10 +18,10 @@ test-gpu:  ## CUDA checks (batched vs loop on the GPU, every algorithm on CUDA, 
 	$(PYTHON) -m pytest -q -m gpu
 
 bench:  ## ms/generation and peak memory table (bench_results/benchmark.{json,md}) on the device it finds
-	$(PYTHON) -m evogan_lightning.benchmark
+	$(PYTHON) -m evogan_lightning.tools.benchmark
 
 study:  ## the toy study of README "Results": 7 algorithms x ring8, grid25 x 5 seeds (about an hour on 2 cores)
-	$(PYTHON) -m evogan_lightning.study out=studies/toy
+	$(PYTHON) -m evogan_lightning.tools.study out=studies/toy
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -278,7 +278,7 @@ def load_classifier(
     except Exception as err:  # a text file, a truncated copy, another pickle: say what the file is not
         raise ValueError(
             f"load_classifier: {path} is not a classifier file of train_classifier (torch.load: "
-            f"{type(err).__name__}); train one with python -m evogan_lightning.train_classifier data=... out=FILE"
+            f"{type(err).__name__}); train one with evogan-train-classifier data=... out=FILE"
         ) from err
     if not isinstance(payload, dict) or payload.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"load_classifier: {path} is not an evogan classifier file ({CLASSIFIER_FORMAT})")

@@ -6,7 +6,7 @@ Score stays ``metrics.distances.inception_score_from_logits``: torchmetrics' ``I
 samples with the global RNG before splitting them, where the reference (Salimans et al.) splits them in
 order, so its numbers would change from run to run with the RNG state
 (docs/algorithms.md, "Evaluation protocol"). ``callbacks.evaluation.ImageQuality`` runs it during training,
-``python -m evogan_lightning.evaluate`` on a checkpoint.
+``evogan-evaluate`` on a checkpoint.
 
 The N generated samples are streamed in chunks (never all on the device), quantised to uint8 by
 ``metrics.quantize`` (round + clamp), grayscale repeated to RGB for Inception, antialias off. Real statistics
@@ -129,7 +129,7 @@ class ImageEvaluator:
 
     Args:
         feature: ``"inception"``, ``"classifier"`` (needs ``classifier``, a file from
-            ``python -m evogan_lightning.train_classifier``) or an ``nn.Module`` with ``num_features``.
+            ``evogan-train-classifier``) or an ``nn.Module`` with ``num_features``.
         classifier: path of the classifier file (``feature="classifier"``).
         weights_path: local Inception weights (else ``$EVOGAN_INCEPTION_WEIGHTS`` or the torch hub cache).
         num_samples: N generated (and at most N real) images per evaluation.
@@ -163,7 +163,7 @@ class ImageEvaluator:
         if feature == "classifier" and not classifier:
             raise ConfigError(
                 "feature=classifier needs a classifier file: callbacks.classifier_fid.classifier=PATH "
-                "(train one with python -m evogan_lightning.train_classifier data=... out=PATH)"
+                "(train one with evogan-train-classifier data=... out=PATH)"
             )
         if int(num_samples) < 2:
             raise ConfigError(f"FID needs at least 2 samples (num_samples), got {num_samples}")
@@ -234,8 +234,8 @@ class ImageEvaluator:
             path = Path(str(self.classifier_path)).expanduser()
             if not path.is_file():
                 raise ConfigError(
-                    f"classifier file {path} does not exist; train one with python -m "
-                    "evogan_lightning.train_classifier data=<this dataset> out=PATH"
+                    f"classifier file {path} does not exist; train one with "
+                    "evogan-train-classifier data=<this dataset> out=PATH"
                 )
             try:
                 model, metadata = load_classifier(path)
@@ -253,7 +253,7 @@ class ImageEvaluator:
             if dataset is not None and trained_on is not None and trained_on != classifier_data(dataset):
                 raise ConfigError(
                     f"the classifier {path} was trained on data={trained_on}, but data={dataset} needs a "
-                    f"classifier of data={classifier_data(dataset)}: python -m evogan_lightning.train_classifier "
+                    f"classifier of data={classifier_data(dataset)}: evogan-train-classifier "
                     f"data={classifier_data(dataset)} data.root=... out=FILE"
                 )
             per_channel = channels if dataset == STACKED and model.in_channels == 1 else 0

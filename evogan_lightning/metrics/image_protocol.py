@@ -62,7 +62,7 @@ class ImageProtocol:
     """Scores generators (or real images) against the test split in one classifier's features.
 
     Args:
-        classifier: a file from ``python -m evogan_lightning.train_classifier``.
+        classifier: a file from ``evogan-train-classifier``.
         data_cfg: the ``data`` config of the runs (name, root, image_size, ...).
         num_samples, num_real, mode_samples: see the module constants.
         batch_size: images per chunk through the generator and the classifier.
@@ -87,8 +87,8 @@ class ImageProtocol:
         path = Path(str(classifier)).expanduser()
         if not path.is_file():
             raise ConfigError(
-                f"classifier file {path} does not exist; train one with python -m "
-                f"evogan_lightning.train_classifier data={classifier_data(self.dataset)} data.root=... out={path}"
+                f"classifier file {path} does not exist; train one with "
+                f"evogan-train-classifier data={classifier_data(self.dataset)} data.root=... out={path}"
             )
         try:
             self.model, self.classifier_info = load_classifier(path)
@@ -98,7 +98,7 @@ class ImageProtocol:
         if trained_on != wanted:
             raise ConfigError(
                 f"the classifier {path} was trained on data={trained_on}, but data={self.dataset} is scored with a "
-                f"classifier of data={wanted}: python -m evogan_lightning.train_classifier data={wanted} "
+                f"classifier of data={wanted}: evogan-train-classifier data={wanted} "
                 f"data.root=... out=FILE"
             )
         self.classifier_path = path

@@ -71,7 +71,7 @@ def ensure_writable(out_dir: Path) -> None:
 # What to do about a required value (``???`` in conf/) that was left unset.
 
 REQUIRED_HINTS = {
-    "callbacks.classifier_fid.classifier": "the classifier file from `python -m evogan_lightning.train_classifier "
+    "callbacks.classifier_fid.classifier": "the classifier file from `evogan-train-classifier "
     "data=... out=classifier.pt`",
 }
 

@@ -1,4 +1,4 @@
-"""``python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] [backends=loop] [graph=false]``
+"""``evogan-benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] [backends=loop] [graph=false]``
 
 Milliseconds per generation (median after warm-up, with p10/p90) and peak memory of the single-loss GAN,
 E-GAN and CE-GAN (with and without gradient penalty) on the CIFAR-10 EGAN32 setting of the references
@@ -28,7 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..run.errors import ConfigError
 
 USAGE = (
-    "usage: python -m evogan_lightning.benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] "
+    "usage: evogan-benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] "
     "[backends=loop] [graph=false|true|false,true] [device=auto|cpu|cuda] [warmup=3] [iters=10] "
     "[out=bench_results] [extra=...]"
 )
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv, defaults, USAGE)
         check_benchmark_device(args["device"])
     except ConfigError as err:
-        print(f"evogan_lightning.benchmark: error: {err}", file=sys.stderr)
+        print(f"evogan-benchmark: error: {err}", file=sys.stderr)
         return 2
     split = lambda v: [s for s in str(v).replace(" ", "").split(",") if s]  # noqa: E731
     extra = split(args["extra"]) if args["extra"] else []
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [
             sys.executable,
             "-m",
-            "evogan_lightning.benchmark",
+            "evogan_lightning.tools.benchmark",
             "single=true",
             f"algos={algo}",
             f"mu={mu}",

@@ -1,4 +1,4 @@
-"""``python -m evogan_lightning.evaluate ckpt_path=RUN/checkpoints/last.ckpt [num_samples=N] [fid=auto]
+"""``evogan-evaluate ckpt_path=RUN/checkpoints/last.ckpt [num_samples=N] [fid=auto]
 [classifier=FILE.pt] [protocol=false]``
 
 The evaluation protocol of a checkpoint without training: the module is rebuilt with
@@ -25,7 +25,7 @@ import torch
 from ..run.errors import ConfigError, DivergedError
 
 USAGE = (
-    "usage: python -m evogan_lightning.evaluate ckpt_path=PATH [num_samples=10000] [fid=auto|true|false] "
+    "usage: evogan-evaluate ckpt_path=PATH [num_samples=10000] [fid=auto|true|false] "
     "[classifier=FILE.pt] [weights_path=INCEPTION.pth] [batch_size=250] [cache_dir=DIR] [out=eval.json] "
     "[device=cpu|cuda] [kid=true] [kid_subsets=100] [kid_subset_size=1000] [is_splits=10] [protocol=false]"
 )
@@ -93,8 +93,8 @@ def evaluate_module(module: Any, args: dict[str, Any]) -> dict[str, Any]:
     if args["protocol"]:
         if not args["classifier"]:
             raise ConfigError(
-                "protocol=true scores in a classifier's features: pass classifier=FILE.pt (python -m "
-                "evogan_lightning.train_classifier data=fashion_mnist data.root=... out=FILE.pt)"
+                "protocol=true scores in a classifier's features: pass classifier=FILE.pt ("
+                "evogan-train-classifier data=fashion_mnist data.root=... out=FILE.pt)"
             )
         from ..metrics.image_protocol import ImageProtocol
 
@@ -108,7 +108,7 @@ def evaluate_module(module: Any, args: dict[str, Any]) -> dict[str, Any]:
     if not evaluators and not args["protocol"]:
         raise ConfigError(
             "nothing to compute for image data: no Inception weights (fid=auto found none) and no "
-            "classifier=FILE; pass classifier=FILE.pt (python -m evogan_lightning.train_classifier) or "
+            "classifier=FILE; pass classifier=FILE.pt (evogan-train-classifier) or "
             "Inception weights (weights_path=FILE or $EVOGAN_INCEPTION_WEIGHTS)"
         )
     for evaluator in evaluators:
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         write_output(out, lambda f: f.write(json.dumps(clean, indent=2, sort_keys=True).encode()), "out")
     except (ConfigError, DivergedError, FileNotFoundError) as err:
-        print(f"evogan_lightning.evaluate: error: {err}", file=sys.stderr)
+        print(f"evogan-evaluate: error: {err}", file=sys.stderr)
         return 2
     print(format_table(results))
     print(f"wrote {out}")

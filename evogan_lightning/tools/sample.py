@@ -1,4 +1,4 @@
-"""``python -m evogan_lightning.sample ckpt_path=RUN/checkpoints/last.ckpt num_samples=N out=samples.npz``
+"""``evogan-sample ckpt_path=RUN/checkpoints/last.ckpt num_samples=N out=samples.npz``
 
 Writes N samples of the best individual (or ``individual=i``) as array ``samples`` (float32; toy
 coordinates [N, 2] or images in [-1, 1] [N, C, H, W]) plus ``generation`` and ``individual``. Needs no
@@ -18,7 +18,7 @@ from ..run.errors import ConfigError
 from .cli_common import load_module, parse_args
 
 USAGE = (
-    "usage: python -m evogan_lightning.sample ckpt_path=PATH [num_samples=N] [out=FILE.npz] "
+    "usage: evogan-sample ckpt_path=PATH [num_samples=N] [out=FILE.npz] "
     "[individual=I] [seed=S] [device=cpu|cuda]"
 )
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         write_output(out, lambda f: np.savez(f, **arrays), "out")
     except (ConfigError, ValueError) as err:
-        print(f"evogan_lightning.sample: error: {err}", file=sys.stderr)
+        print(f"evogan-sample: error: {err}", file=sys.stderr)
         return 2
     print(
         f"wrote {n} samples of shape {tuple(samples.shape[1:])} (generation {module.generation}, individual {individual}) to {out}"

@@ -1,4 +1,4 @@
-"""``python -m evogan_lightning.study [algos=...] [data=ring8,grid25] [seeds=0,1,2,3,4] [jobs=2] [out=DIR]``
+"""``evogan-study [algos=...] [data=ring8,grid25] [seeds=0,1,2,3,4] [jobs=2] [out=DIR]``
 
 The studies of the README's "Results": every algorithm (the single-loss baselines, E-GAN, CE-GAN, GAGAN, the
 stochastic-crossover GAN) on every data set for several seeds, all with the same preset, then tables as
@@ -130,7 +130,7 @@ PRESETS = {"toy": "toy_fast", "image": "fmnist_fast"}
 DEFAULT_ALGOS = {"toy": list(STUDY_ALGOS), "image": [a for a in STUDY_ALGOS if a != "gan_least_squares"]}
 METRICS = ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl")
 USAGE = (
-    "usage: python -m evogan_lightning.study [algos=gan_minimax,...,scgan (or a variant: "
+    "usage: evogan-study [algos=gan_minimax,...,scgan (or a variant: "
     + ",".join(STUDY_VARIANTS)
     + ")] [data=ring8,grid25 | data=fashion_mnist,stacked_fashion_mnist] "
     "[seeds=0,1,2,3,4] [preset=toy_fast|fmnist_fast] [generations=N] [jobs=2] [out=studies/toy|studies/images] "
@@ -185,7 +185,7 @@ def data_kind(data: Sequence[str]) -> str:
             f"28x28 images {list(IMAGE_DATA)} (classifier-FID and the image protocol), got data {list(data)}. "
             "For other images, sweep with Hydra and score FID instead: python -m evogan_lightning -m "
             "algo=gan,cegan data=... seed=0,1,2 'callbacks=[default,fid]' (or classifier_fid), then "
-            "python -m evogan_lightning.summarize multirun/<date>/<time> metric=val/fid"
+            "evogan-summarize multirun/<date>/<time> metric=val/fid"
         )
     kinds = {"toy" if d in TOY_DATA else "image" for d in data}
     if len(kinds) > 1:
@@ -250,7 +250,7 @@ class ImageSetup:
         return [
             sys.executable,
             "-m",
-            "evogan_lightning.evaluate",
+            "evogan_lightning.tools.evaluate",
             f"ckpt_path={run.dir / 'checkpoints' / 'last.ckpt'}",
             f"classifier={self.classifier}",
             "protocol=true",
@@ -690,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
         out = check_out_folder(out, bool(args["report_only"]), runs)
         setup = image_setup(args) if kind == "image" else None
     except ConfigError as err:
-        print(f"evogan_lightning.study: error: {err}", file=sys.stderr)
+        print(f"evogan-study: error: {err}", file=sys.stderr)
         return 2
     if args["timing"]:
         measure_costs(runs, preset, extra, setup, out)
@@ -708,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         execute(todo, steps, jobs)
     what = "Toy study" if kind == "toy" else "Image study"
     header = (
-        f"{what}, {time.strftime('%Y-%m-%d')}: `python -m evogan_lightning.study "
+        f"{what}, {time.strftime('%Y-%m-%d')}: `evogan-study "
         + " ".join(argv)
         + f"` (preset experiment={preset}; mean +- std over seeds {','.join(map(str, seeds))})"
     )

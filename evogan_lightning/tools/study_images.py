@@ -1,4 +1,4 @@
-"""The report of an image study (``python -m evogan_lightning.study data=fashion_mnist,stacked_fashion_mnist``).
+"""The report of an image study (``evogan-study data=fashion_mnist,stacked_fashion_mnist``).
 
 - ``results.md`` / ``results.json``: per data set one table of the image protocol (``metrics.image_protocol``)
   as mean +- std over seeds, at equal generations, with two reference rows: the floor (10,000 real training

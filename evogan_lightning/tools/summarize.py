@@ -1,4 +1,4 @@
-"""``python -m evogan_lightning.summarize MULTIRUN_DIR [metric=val/fid] [lower_is_better=auto]``
+"""``evogan-summarize MULTIRUN_DIR [metric=val/fid] [lower_is_better=auto]``
 
 Collects every job of a sweep (each folder below ``MULTIRUN_DIR`` holding a ``metrics.json``): its
 overrides from ``.hydra/overrides.yaml`` and its metrics, into one table (``summary.md`` and
@@ -6,7 +6,7 @@ overrides from ``.hydra/overrides.yaml`` and its metrics, into one table (``summ
 jobs that differ only in ``seed`` form one setting: mean and standard deviation over seeds).
 Main metric: ``val/fid`` if present, else ``val/classifier_fid``, else ``toy/modes_covered``, else
 ``toy/high_quality_share``, else ``loss/g`` (override with ``metric=``). ``eval.json`` files written by
-``python -m evogan_lightning.evaluate`` next to a job's checkpoint are merged in as well.
+``evogan-evaluate`` next to a job's checkpoint are merged in as well.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ SHOWN_METRICS = (
     "generation",
     "train_seconds",
 )
-USAGE = "usage: python -m evogan_lightning.summarize MULTIRUN_DIR [metric=NAME] [out_dir=DIR]"
+USAGE = "usage: evogan-summarize MULTIRUN_DIR [metric=NAME] [out_dir=DIR]"
 
 
 def read_overrides(job_dir: Path) -> dict[str, str]:
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"pass exactly one multirun directory\n{USAGE}")
         result = summarize(sweep, options.get("metric"), options.get("out_dir"))
     except ConfigError as err:
-        print(f"evogan_lightning.summarize: error: {err}", file=sys.stderr)
+        print(f"evogan-summarize: error: {err}", file=sys.stderr)
         return 2
     print(result["table"])
     print(f"wrote {result['md']}, {result['csv']}, {result['png']}")

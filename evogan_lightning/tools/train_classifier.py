@@ -1,4 +1,4 @@
-"""``python -m evogan_lightning.train_classifier data=fashion_mnist data.root=DIR out=classifier.pt [epochs=5]``
+"""``evogan-train-classifier data=fashion_mnist data.root=DIR out=classifier.pt [epochs=5]``
 
 Trains ``metrics.classifier.SmallCNN`` on a labelled dataset and saves it with its test accuracy in the
 metadata: the feature space of the "classifier FID" (``callbacks=[default,classifier_fid]``) where no
@@ -29,7 +29,7 @@ from torch import Tensor
 from ..run.errors import ConfigError
 
 USAGE = (
-    "usage: python -m evogan_lightning.train_classifier data=NAME [data.root=DIR data.image_size=S ...] "
+    "usage: evogan-train-classifier data=NAME [data.root=DIR data.image_size=S ...] "
     "[out=classifier.pt] [epochs=5] [batch_size=128] [lr=0.002] [seed=0] [max_train=N] [max_test=N] "
     "[width=32] [num_features=128] [device=cpu|cuda] [progress=true]"
 )
@@ -220,11 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         replaced = Path(str(args["out"])).exists()
         metadata = run(data_cfg, args)
     except ConfigError as err:
-        print(f"evogan_lightning.train_classifier: error: {err}", file=sys.stderr)
+        print(f"evogan-train-classifier: error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # Hydra override errors (unknown data=...) come as its own exception types
         if type(err).__module__.startswith(("hydra", "omegaconf")):
-            print(f"evogan_lightning.train_classifier: error: {err}", file=sys.stderr)
+            print(f"evogan-train-classifier: error: {err}", file=sys.stderr)
             return 2
         raise
     print(

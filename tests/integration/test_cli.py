@@ -100,7 +100,7 @@ def test_sample_cli(gan_run, tmp_path):
     out = tmp_path / "s.npz"
     proc = run_cli(
         ["ckpt_path=" + str(gan_run / "checkpoints/last.ckpt"), "num_samples=300", f"out={out}"],
-        module="evogan_lightning.sample",
+        module="evogan_lightning.tools.sample",
     )
     assert "300 samples" in proc.stdout
     arr = np.load(out)["samples"]
@@ -216,13 +216,13 @@ def test_checkpoint_from_other_architecture_is_rejected(gan_run, tmp_path):
 def test_each_tool_prints_its_own_usage(tool, capsys):
     import importlib
 
-    mod = importlib.import_module(f"evogan_lightning.{tool}")
+    mod = importlib.import_module(f"evogan_lightning.tools.{tool}")
     try:
         code = mod.main(["--help"])
     except SystemExit as stop:
         code = stop.code
     assert code in (0, None)
-    assert capsys.readouterr().out.startswith(f"usage: python -m evogan_lightning.{tool} ")
+    assert capsys.readouterr().out.startswith(f"usage: evogan-{tool.replace('_', '-')} ")
 
 
 def test_an_unknown_algo_option_is_rejected_with_a_suggestion(tmp_path):

@@ -152,7 +152,7 @@ def test_classifier_fid_without_its_classifier_file_names_the_option_and_how_to_
 
     cfg = compose(["data=fake", "callbacks=[default,classifier_fid]"], output_dir=str(tmp_path / "r"))
     with pytest.raises(
-        ConfigError, match=r"callbacks\.classifier_fid\.classifier=\.\.\. \(.*train_classifier"
+        ConfigError, match=r"callbacks\.classifier_fid\.classifier=\.\.\. \(.*train-classifier"
     ):
         train(cfg)
     assert not (tmp_path / "r").exists()  # rejected before anything was written
@@ -194,7 +194,7 @@ def fake_classifier(tmp_path_factory):
             "num_features=16",
             "progress=false",
         ],
-        module="evogan_lightning.train_classifier",
+        module="evogan_lightning.tools.train_classifier",
     )
     assert "test accuracy" in proc.stdout
     return out
@@ -246,7 +246,7 @@ def test_train_classifier_cli_on_fashion_mnist_subset(tmp_path):
             "max_test=2000",
             "progress=false",
         ],
-        module="evogan_lightning.train_classifier",
+        module="evogan_lightning.tools.train_classifier",
     )
     metadata = torch.load(out, weights_only=True)["metadata"]
     assert metadata["num_train"] == 6000 and metadata["num_test"] == 2000 and metadata["num_classes"] == 10

@@ -56,7 +56,7 @@ def truncated_copy(run_dir: Path, tmp_path: Path) -> Path:
 def tool_main(tool: str):
     import importlib
 
-    return importlib.import_module(f"evogan_lightning.{tool}").main
+    return importlib.import_module(f"evogan_lightning.tools.{tool}").main
 
 
 def error_of(capsys) -> str:
@@ -85,17 +85,17 @@ def test_tools_name_a_damaged_or_foreign_checkpoint(run_dir, tmp_path, capsys, t
         == 2
     )
     err = error_of(capsys)
-    assert err.startswith(f"evogan_lightning.{tool}: error: checkpoint {path} {needle}")
+    assert err.startswith(f"evogan-{tool}: error: checkpoint {path} {needle}")
     assert "pass a checkpoints/last.ckpt written by a run" in err
     assert not list(tmp_path.glob("out.*"))
 
 
 def test_sample_cli_truncated_checkpoint_is_one_line(run_dir, tmp_path):
     path = truncated_copy(run_dir, tmp_path)
-    proc = run_cli([f"ckpt_path={path}"], module="evogan_lightning.sample", check=False)
+    proc = run_cli([f"ckpt_path={path}"], module="evogan_lightning.tools.sample", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"evogan_lightning.sample: error: checkpoint {path} is truncated ({path.stat().st_size} bytes, its end "
+        f"evogan-sample: error: checkpoint {path} is truncated ({path.stat().st_size} bytes, its end "
         "is missing: the copy or save was cut short); pass a checkpoints/last.ckpt written by a run"
     ]
 

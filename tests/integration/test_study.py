@@ -57,7 +57,7 @@ def test_image_runs_add_root_curve_and_scoring(tmp_path):
     assert "generations=120" in study.command(gan_long, "fmnist_fast", 40, [], setup)  # LONGER["image"] = 3
     assert f"generations={round(3000 * 3)}" in study.command(gan_long, "fmnist_fast", None, [], setup)
     score = setup.score_command(gan)
-    assert score[2] == "evogan_lightning.evaluate" and "protocol=true" in score
+    assert score[2] == "evogan_lightning.tools.evaluate" and "protocol=true" in score
     assert f"out={gan.dir / 'protocol.json'}" in score
     # a trained run is done only once scored
     gan.dir.mkdir(parents=True)

@@ -49,13 +49,17 @@ def test_the_help_lists_every_config_option(capsys, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------- commands
-COMMAND = re.compile(r"python -m evogan_lightning(\.\w+)?((?:[ \t]+[^\s`|#][^ \t`|]*)*)")
+COMMAND = re.compile(
+    r"(?:python -m evogan_lightning(?:\.tools\.(\w+))?|\bevogan-(sample|evaluate|summarize|study|benchmark|train-classifier))"
+    r"((?:[ \t]+[^\s`|#][^ \t`|]*)*)"
+)
 DOC_FILES = ["README.md", *(f"docs/{p.name}" for p in sorted((ROOT / "docs").glob("*.md")))]
 
 
 def documented_commands() -> list[tuple[str, str, list[str]]]:
-    """``(file, tool, argv)`` of every ``python -m evogan_lightning[.tool] ...`` in README.md and docs/
-    (code blocks and inline code), with shell quoting undone and line continuations joined."""
+    """``(file, tool, argv)`` of every ``python -m evogan_lightning ...`` (tool "") and ``evogan-<tool> ...``
+    (or ``python -m evogan_lightning.tools.<tool>``) in README.md and docs/ (code blocks and inline code), with
+    shell quoting undone and line continuations joined."""
     import shlex
 
     found = []
@@ -63,8 +67,8 @@ def documented_commands() -> list[tuple[str, str, list[str]]]:
         text = (ROOT / name).read_text().replace("\\\n", " ")
         for line in text.splitlines():
             for match in COMMAND.finditer(line):
-                tool = (match.group(1) or "").lstrip(".")
-                rest = match.group(2).split(" # ")[0]
+                tool = (match.group(1) or match.group(2) or "").replace("-", "_")
+                rest = match.group(3).split(" # ")[0]
                 try:
                     argv = shlex.split(rest)
                 except ValueError:  # an unbalanced quote inside a longer inline snippet: take what parses

@@ -1,7 +1,6 @@
 """The package's import graph: no cycles, and no run-time import from a lower layer into a higher one.
 
-A unit is a subpackage (``algos``, ``engine``, ``tools``, ...) or a top-level module (the command shims
-``sample``, ``study``, ..., and ``__main__``), except that each module of ``run/`` is a unit of its own
+A unit is a subpackage (``algos``, ``engine``, ``tools``, ...) or a top-level module (``__main__``), except that each module of ``run/`` is a unit of its own
 (``run.errors``, ``run.train``, ...). ``run/`` is the run plumbing, and it spans the layers: ``run.errors`` and
 ``run.memory`` sit below ``algos`` (which raise ``ConfigError`` and check memory), while ``run.config`` (which
 composes on the algorithms' typed schemas), ``run.checkpoint_io`` and ``run.train`` read or build algorithm
@@ -9,8 +8,8 @@ configs and modules and so sit above it. As one unit
 ``run`` would be a cycle (``algos -> run -> algos``); counted per module the graph is honest, and
 ``run/__init__.py`` imports nothing, so importing ``run.errors`` never pulls in ``run.train``
 (``test_run_package_init_imports_nothing``). ``tools/`` (the command-line tools and their shared parser and
-checkpoint loader) sits above ``run.train``; the thin modules at the top level that keep the documented
-commands (``python -m evogan_lightning[.<tool>]``) form the top layer.
+checkpoint loader) sits above ``run.train``; its tools are console scripts (``evogan-<tool>``), with no thin
+modules at the package top; ``__main__`` (``python -m evogan_lightning``) forms the top layer.
 
 Imports under ``if TYPE_CHECKING:`` are type hints, not run-time dependencies, and are not counted.
 """
@@ -48,14 +47,8 @@ LAYERS: list[set[str]] = [
     {"tools"},  # the command-line tools, their argument parser and checkpoint loader (tools/cli_common.py)
     {"evogan_lightning"},  # the package's own __init__ (exports the algorithms)
     {
-        "__main__",
-        "benchmark",
-        "evaluate",
-        "sample",
-        "study",
-        "summarize",
-        "train_classifier",
-    },  # command shims
+        "__main__"
+    },  # python -m evogan_lightning (the tools are console scripts over tools/, no top-level shims)
 ]
 
 

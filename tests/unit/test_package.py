@@ -28,25 +28,24 @@ def test_importing_the_package_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
-def test_the_documented_commands_are_thin_modules_over_tools():
-    """``python -m evogan_lightning.<tool>`` keeps working from the top-level module, which runs the tool in
-    ``tools/`` and re-exports what the notebooks import from it."""
+def test_the_tools_are_console_scripts_and_modules_with_no_shims_at_the_top():
+    """``evogan-<tool>`` (pyproject's scripts) and ``python -m evogan_lightning.tools.<tool>`` run the same
+    ``main``; the package top holds no thin re-export modules (issue 27)."""
     import importlib
 
-    for name in ("evaluate", "sample", "summarize", "benchmark", "train_classifier", "study"):
-        shim = importlib.import_module(f"evogan_lightning.{name}")
-        assert shim.main is importlib.import_module(f"evogan_lightning.tools.{name}").main, name
-    from evogan_lightning.evaluate import evaluate_module  # notebooks/quickstart.ipynb
-    from evogan_lightning.sample import load_module
-    from evogan_lightning.summarize import collect_runs, main_metric, settings, summarize  # results.ipynb
-    from evogan_lightning.tools import cli_common
-    from evogan_lightning.tools import evaluate as evaluate_tool
-    from evogan_lightning.tools import summarize as summarize_tool
-
-    assert evaluate_module is evaluate_tool.evaluate_module and load_module is cli_common.load_module
-    assert (collect_runs, main_metric, settings, summarize) == (
-        summarize_tool.collect_runs,
-        summarize_tool.main_metric,
-        summarize_tool.settings,
-        summarize_tool.summarize,
+    section = (REPO / "pyproject.toml").read_text().split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    scripts = dict(re.findall(r'^([\w-]+) = "([^"]+)"$', section, re.M))
+    tools = ("evaluate", "sample", "summarize", "benchmark", "train_classifier", "study")
+    for name in tools:
+        target = scripts[f"evogan-{name.replace('_', '-')}"]
+        assert target == f"evogan_lightning.tools.{name}:main", name
+        assert callable(importlib.import_module(f"evogan_lightning.tools.{name}").main)
+        assert not (REPO / "evogan_lightning" / f"{name}.py").exists(), name
+    assert scripts["evogan"] == "evogan_lightning.__main__:main"
+    out = subprocess.run(
+        [sys.executable, "-m", "evogan_lightning.tools.sample", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
+    assert out.returncode == 0 and "usage: evogan-sample" in out.stdout

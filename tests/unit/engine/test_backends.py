@@ -79,6 +79,10 @@ def test_an_unknown_distillation_step_cannot_fall_through():
     from evogan_lightning.engine.backend import DEFAULT_DISTILL_STEP, DISTILL_STEPS, distill_update
 
     assert set(DISTILL_STEPS) == {"adam", "line_search"} and DEFAULT_DISTILL_STEP == "adam"
-    assert {f.name: f.default for f in __import__("dataclasses").fields(CEGANConfig)}["distill_step"] == "adam"
-    with pytest.raises(ValueError, match="unknown algo.distill_step 'newton'; choose one of \\['adam', 'line_search'\\]"):
+    assert {f.name: f.default for f in __import__("dataclasses").fields(CEGANConfig)}[
+        "distill_step"
+    ] == "adam"
+    with pytest.raises(
+        ValueError, match="unknown algo.distill_step 'newton'; choose one of \\['adam', 'line_search'\\]"
+    ):
         distill_update("newton")
