@@ -11,9 +11,9 @@ import torch
 from conftest import FAST, read_metrics
 from omegaconf import OmegaConf
 
+from evogan_lightning.core.errors import StoppedByUser
 from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import StoppedByUser
 from evogan_lightning.run.train import build_module
 
 # 32x32 fake images, 8-wide EGAN32 nets, two parents: every algorithm's one-generation tests

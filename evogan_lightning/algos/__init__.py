@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 from .base import EvoGANModule
 
 ALGORITHMS = {

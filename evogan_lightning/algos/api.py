@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 
 
 class ApiMixin:
@@ -32,7 +32,7 @@ class ApiMixin:
         dict (``{"name": "fashion_mnist", "root": DIR}``: the named config's keys with these on top). Train it
         with ``lightning.Trainer(max_epochs=-1).fit(model, model.datamodule())``.
         """
-        from ..run.conf_files import config_file
+        from ..core.conf_files import config_file
 
         def group(name: str, value: str | Mapping[str, Any]) -> dict[str, Any]:
             given = {"name": value} if isinstance(value, str) else dict(value)

@@ -18,12 +18,12 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from ..core.errors import ConfigError, DivergedError, within_bound
 from ..engine.capture import GraphedGeneration, validate_cuda_graph
 from ..engine.population import Population
 from ..evolution.losses import discriminator_loss, gradient_penalty, r1_penalty
 from ..evolution.tally import OperatorTally
 from ..nets import NetSpec, resolve_net
-from ..run.errors import ConfigError, DivergedError, within_bound
 from .api import ApiMixin
 from .checkpointing import (
     CHECKPOINT_KEY,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..core.errors import ConfigError
 from ..nets import effective_options
-from ..run.errors import ConfigError
 
 CHECKPOINT_KEY = "evogan"
 CHECKPOINT_VERSION = 2  # 2: architecture holds the net options with defaults filled in (2026-12-03)

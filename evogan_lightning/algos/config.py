@@ -31,6 +31,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, ValidationError
 
+from ..core.errors import ConfigError
 from ..engine.backend import BACKENDS, DEFAULT_DISTILL_STEP, DISTILL_STEPS
 from ..evolution import genetic
 from ..evolution.crossover import (
@@ -40,8 +41,7 @@ from ..evolution.crossover import (
     max_crossover_children,
 )
 from ..evolution.losses import GENERATOR_LOSSES
-from ..run.errors import ConfigError
-from ..run.memory import check_eval_batch_size
+from .memory import check_eval_batch_size
 
 LOSSES = tuple(GENERATOR_LOSSES)
 LR_SCHEDULES = ("constant", "linear")

@@ -1,5 +1,5 @@
 """Divergence checks (``EvoGANModule`` inherits them): flags kept on the device during a generation (no host
-sync), read at logging steps and before every checkpoint. An exploded state (beyond ``run.errors.EXPLODED``) is a
+sync), read at logging steps and before every checkpoint. An exploded state (beyond ``core.errors.EXPLODED``) is a
 diverged state."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..core.errors import DIVERGENCE_ADVICE, EXPLODED, DivergedError, within_bound
 from ..engine.population import Population
 from ..evolution.selection import ALL_DIVERGED
-from ..run.errors import DIVERGENCE_ADVICE, EXPLODED, DivergedError, within_bound
 
 
 class DivergenceMixin:

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 BYTES_PER_NUMBER = 4  # float32
 MAX_EVAL_BATCH_SIZE = (

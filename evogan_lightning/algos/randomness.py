@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..data.stream import stream_seed
+from ..core.seeding import stream_seed
 
 _SHARED_STREAM = 0x5EED  # stream_seed key of the rank-shared decision stream (see shared_rng)
 

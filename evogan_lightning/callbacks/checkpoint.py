@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from ..run.errors import DIVERGENCE_ADVICE, ConfigError, DivergedError
+from ..core.errors import DIVERGENCE_ADVICE, ConfigError, DivergedError
 
 
 class GenerationCheckpoint(L.Callback):

@@ -20,9 +20,9 @@ from typing import Any
 
 import lightning as L
 
+from ..core.errors import ConfigError
 from ..metrics.evaluator import ImageEvaluator
 from ..metrics.toy import TOY_EVAL_SAMPLES, evaluate_toy
-from ..run.errors import ConfigError
 
 
 def _log_row(trainer: L.Trainer, module: Any, values: Mapping[str, float], keep: bool = True) -> None:

@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from ..run.figures import wrap_title
+from .figures import wrap_title
 from .samples import log_image
 
 # history key prefix -> (file stem, figure title)

@@ -13,7 +13,7 @@ from typing import Any
 import lightning as L
 from torch.utils.data import DataLoader
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 from .fake import FakeImages
 from .stream import GenerationStream, StreamLoader
 from .toy import TOY_MIXTURES

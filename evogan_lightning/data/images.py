@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 from .image_files import IMAGE_EXTENSIONS, ImageFiles, list_images
 from .readers import read_cifar_batch, read_idx_images
 from .stacked import STACK_CHANNELS, StackedImages

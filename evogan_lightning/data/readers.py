@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 
 _IDX_UBYTE = 0x08
 

@@ -19,9 +19,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ..core.errors import ConfigError
 from ..evolution.crossover import distillation_loss, parabola_step, trial_step
 from ..evolution.fitness import diversity_fitness
-from ..run.errors import ConfigError
 from .functional import (
     NotVmappable,
     batched_egan_fitness,

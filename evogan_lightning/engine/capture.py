@@ -26,7 +26,7 @@ from torch import Tensor
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 
 if TYPE_CHECKING:
     from ..algos.base import EvoGANModule

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..run.errors import within_bound
+from ..core.errors import within_bound
 
 Rows = slice | Tensor
 
@@ -238,7 +238,7 @@ class Population(nn.Module):
     @torch.no_grad()
     def state_finite(self) -> Tensor:
         """True (a 0-dim bool tensor on the device, no sync) when the parents' weights, float buffers and Adam
-        moments are finite and within ``run.errors.EXPLODED`` (second moments: its square) and no fitness is -inf (a diverged member). NaN means "not scored yet" (algorithms
+        moments are finite and within ``core.errors.EXPLODED`` (second moments: its square) and no fitness is -inf (a diverged member). NaN means "not scored yet" (algorithms
         without a fitness; GAGAN's offspring until their first evaluation) and +inf is the zero-gradient F_d,
         the best fitness. Children rows are scratch space and may hold a diverged candidate that was not
         selected."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ..run.errors import DIVERGENCE_ADVICE, DivergedError
+from ..core.errors import DIVERGENCE_ADVICE, DivergedError
 
 if TYPE_CHECKING:  # type hints only: the operators do not depend on the engine at run time
     from ..engine.population import Population

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..run.errors import ConfigError, DivergedError
+from ..core.errors import ConfigError, DivergedError
 from .fid import (
     FeatureStats,
     StatsCache,

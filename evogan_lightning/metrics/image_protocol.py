@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 from .classifier import load_classifier, state_dict_sha256
 from .evaluator import PassThrough
 from .manifold import density_coverage, precision_recall

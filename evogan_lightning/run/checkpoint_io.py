@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ..algos.checkpointing import CHECKPOINT_KEY, upgrade_checkpoint
-from .errors import EXPLODED, ConfigError, within_bound
+from ..core.errors import EXPLODED, ConfigError, within_bound
 
 FIX = "pass a checkpoints/last.ckpt written by a run"
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive

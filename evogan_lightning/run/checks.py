@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import torch
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 MATMUL_PRECISIONS = ("highest", "high", "medium")  # torch.set_float32_matmul_precision
 

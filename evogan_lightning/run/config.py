@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
-from .conf_files import config_dir, config_file  # noqa: F401 (re-exported: the documented place)
+from ..core.conf_files import config_dir, config_file  # noqa: F401 (re-exported: the documented place)
 
 
 def compose(overrides: Sequence[str] = (), output_dir: str | None = None) -> DictConfig:
@@ -45,7 +45,7 @@ def check_keys(cfg: dict) -> None:
     of the chosen data set's ``conf/data/<name>.yaml``. ConfigError with the valid keys."""
     from omegaconf import OmegaConf
 
-    from .errors import ConfigError
+    from ..core.errors import ConfigError
 
     primary = OmegaConf.load(config_dir() / "config.yaml")
     valid = {k for k in primary if k not in ("defaults", "hydra")} | set(GROUPS) | {"hydra"}

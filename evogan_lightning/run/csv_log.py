@@ -21,7 +21,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 
 def _step(row: dict[str, Any]) -> float:

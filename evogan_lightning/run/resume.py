@@ -13,7 +13,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 SECTIONS = ("algo", "net", "data")
 # May differ from the checkpoint: they do not change what is trained (the backends give the same results).

@@ -28,8 +28,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..core.errors import ConfigError
 from .console import is_rank_zero
-from .errors import ConfigError
 
 LOCK_NAME = ".run.lock"
 

@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch.strategies import DDPStrategy
 from torch.nn.parallel import DistributedDataParallel
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 SUPPORTED_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")

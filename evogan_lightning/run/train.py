@@ -24,7 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 from ..algos import get_algorithm
 from ..algos.base import EvoGANModule
 from ..algos.checkpointing import CHECKPOINT_KEY, check_architecture
+from ..algos.memory import check_generation_memory
 from ..callbacks.checkpoint import GenerationCheckpoint
+from ..core.errors import ConfigError, DivergedError, StoppedByUser
 from ..data.datamodule import GANDataModule
 from .checkpoint_io import check_resumable, read_checkpoint
 from .checks import check_matmul_precision, check_seed
@@ -36,8 +38,6 @@ from .console import (
     stop_on_signals,
     tidy_lightning_logging,
 )
-from .errors import ConfigError, DivergedError, StoppedByUser
-from .memory import check_generation_memory
 from .resume import resume_config, typed_overrides
 from .rundir import (
     adopt_folder,

@@ -25,7 +25,7 @@ import lightning as L
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 
 USAGE = (
     "usage: evogan-benchmark [algos=gan,egan,cegan,cegan_gp] [mu=1,2,4,8] "

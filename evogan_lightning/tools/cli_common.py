@@ -12,10 +12,10 @@ from omegaconf import OmegaConf
 
 from ..algos import get_algorithm
 from ..algos.base import EvoGANModule
+from ..core.errors import ConfigError
 from ..run.checkpoint_io import FIX as CHECKPOINT_FIX
 from ..run.checkpoint_io import read_checkpoint
 from ..run.checks import check_device
-from ..run.errors import ConfigError
 
 
 def load_module(ckpt_path: str | Path, device: str = "cpu") -> EvoGANModule:

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ..run.errors import ConfigError, DivergedError
+from ..core.errors import ConfigError, DivergedError
 
 USAGE = (
     "usage: evogan-evaluate ckpt_path=PATH [num_samples=10000] [fid=auto|true|false] "

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.errors import ConfigError
 from ..run.checks import check_seed, write_output
-from ..run.errors import ConfigError
 from .cli_common import load_module, parse_args
 
 USAGE = (
@@ -26,7 +26,7 @@ USAGE = (
 def check_sample_memory(n: int, shape: tuple[int, ...]) -> None:
     """ConfigError before sampling when ``n`` samples of ``shape`` (float32, held twice: the tensor and the
     array written) cannot fit in the RAM available now."""
-    from ..run.memory import available_ram
+    from ..algos.memory import available_ram
 
     need = 2 * 4 * n * int(np.prod(shape))
     free = available_ram()

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 
 IMAGE_DEFAULT_ROOTS = (
     "data",

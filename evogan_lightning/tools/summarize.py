@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..run.errors import ConfigError
-from ..run.figures import wrap_title
+from ..callbacks.figures import wrap_title
+from ..core.errors import ConfigError
 
 MAIN_METRICS = ("val/fid", "val/classifier_fid", "toy/modes_covered", "toy/high_quality_share", "loss/g")
 LOWER_IS_BETTER = ("fid", "kid", "mode_kl", "loss/")

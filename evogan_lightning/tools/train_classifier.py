@@ -26,7 +26,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import Tensor
 
-from ..run.errors import ConfigError
+from ..core.errors import ConfigError
 
 USAGE = (
     "usage: evogan-train-classifier data=NAME [data.root=DIR data.image_size=S ...] "

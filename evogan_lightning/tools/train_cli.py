@@ -15,7 +15,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ..run.errors import ConfigError, DivergedError, StoppedByUser
+from ..core.errors import ConfigError, DivergedError, StoppedByUser
 
 
 def remove_if_empty(cfg: DictConfig) -> None:

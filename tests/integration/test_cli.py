@@ -226,8 +226,8 @@ def test_each_tool_prints_its_own_usage(tool, capsys):
 
 
 def test_an_unknown_algo_option_is_rejected_with_a_suggestion(tmp_path):
+    from evogan_lightning.core.errors import ConfigError
     from evogan_lightning.run.config import compose
-    from evogan_lightning.run.errors import ConfigError
     from evogan_lightning.run.train import train
 
     cfg = compose(["algo=gan", "+algo.populaton_size=2", *FAST], output_dir=str(tmp_path))

@@ -16,11 +16,11 @@ from conftest import FAST, read_metrics, run_cli
 
 from evogan_lightning.callbacks.evaluation import ImageQuality
 from evogan_lightning.callbacks.plots import history_series, plot_history
+from evogan_lightning.core.errors import ConfigError, DivergedError
 from evogan_lightning.data.fake import FakeImages
 from evogan_lightning.metrics.classifier import ClassifierFeatures, SmallCNN
 from evogan_lightning.metrics.evaluator import ImageEvaluator
 from evogan_lightning.metrics.fid import INCEPTION_WEIGHTS_ENV, inception_score_from_logits
-from evogan_lightning.run.errors import ConfigError, DivergedError
 from evogan_lightning.tools.summarize import collect_runs, settings, summarize
 
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

@@ -16,8 +16,8 @@ import torch
 from conftest import FAST, run_cli
 from omegaconf import OmegaConf
 
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import ConfigError
 
 CHECKPOINT = [
     "+callbacks.checkpoint._target_=evogan_lightning.callbacks.checkpoint.GenerationCheckpoint",

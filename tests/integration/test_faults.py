@@ -22,8 +22,8 @@ from conftest import REPO
 
 from evogan_lightning.algos.gan import GAN
 from evogan_lightning.callbacks.checkpoint import GenerationCheckpoint
+from evogan_lightning.core.errors import ConfigError, DivergedError, StoppedByUser
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import ConfigError, DivergedError, StoppedByUser
 from evogan_lightning.run.rundir import (
     LOCK_NAME,
     continue_command,

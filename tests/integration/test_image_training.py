@@ -14,8 +14,8 @@ import torch
 from conftest import FAST, read_metrics, run_cli
 from PIL import Image
 
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import ConfigError
 from evogan_lightning.run.train import train
 
 TINY = ["algo.batch_size=4", "generations=3", "callbacks.samples.every_n_generations=2"]

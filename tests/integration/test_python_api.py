@@ -9,8 +9,8 @@ import pytest
 from conftest import REPO
 
 from evogan_lightning import CEGAN, EGAN, GAN, load_checkpoint
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.data.datamodule import GANDataModule
-from evogan_lightning.run.errors import ConfigError
 
 
 def test_the_readme_example_runs(capsys):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.run.resume import resume_config
 
 SAVED = {

@@ -7,8 +7,8 @@ import pytest
 import torch
 from helpers import run_main_in_process
 
+from evogan_lightning.core.errors import ConfigError, DivergedError
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import ConfigError, DivergedError
 from evogan_lightning.run.train import train
 
 COMMON = [

@@ -7,7 +7,7 @@ import torch
 from conftest import FAST, read_metrics, run_cli
 
 from evogan_lightning.callbacks.consistency import RankConsistencyCheck
-from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.run.scaling import PopulationDDPStrategy, prepare_early, resolve_trainer_kwargs
 
 CHECK = "+callbacks.consistency._target_=evogan_lightning.callbacks.consistency.RankConsistencyCheck"

@@ -7,7 +7,7 @@ import math
 import pytest
 from conftest import REPO
 
-from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.tools import study
 
 

@@ -63,7 +63,7 @@ def test_a_full_disk_is_a_one_line_error_naming_the_file(tmp_path, monkeypatch):
 
     import pytest
 
-    from evogan_lightning.run.errors import ConfigError
+    from evogan_lightning.core.errors import ConfigError
 
     logger = CSVLogger(save_dir=str(tmp_path), name="logs", version="")
     logger.log_metrics({"loss/g": 1.0}, step=10)

@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from evogan_lightning.run.figures import wrap_title  # noqa: E402
+from evogan_lightning.callbacks.figures import wrap_title  # noqa: E402
 
 
 def test_a_long_title_stays_inside_a_narrow_figure():

@@ -1,13 +1,12 @@
 """The package's import graph: no cycles, and no run-time import from a lower layer into a higher one.
 
-A unit is a subpackage (``algos``, ``engine``, ``tools``, ...) or a top-level module (``__main__``), except that each module of ``run/`` is a unit of its own
-(``run.errors``, ``run.train``, ...). ``run/`` is the run plumbing, and it spans the layers: ``run.errors`` and
-``run.memory`` sit below ``algos`` (which raise ``ConfigError`` and check memory), while ``run.config`` (which
+A unit is a subpackage (``core``, ``algos``, ``engine``, ``tools``, ...) or a top-level module (``__main__``),
+except that each module of ``run/`` is a unit of its own (``run.console``, ``run.train``, ...). ``core/`` is the
+ground floor (errors, seeding, the config files on disk). ``run/`` is the run's orchestration and its
+plumbing: the plumbing (console, checks, scaling, resume, csv_log) sits low, while ``run.config`` (which
 composes on the algorithms' typed schemas), ``run.checkpoint_io`` and ``run.train`` read or build algorithm
-configs and modules and so sit above it. As one unit
-``run`` would be a cycle (``algos -> run -> algos``); counted per module the graph is honest, and
-``run/__init__.py`` imports nothing, so importing ``run.errors`` never pulls in ``run.train``
-(``test_run_package_init_imports_nothing``). ``tools/`` (the command-line tools and their shared parser and
+configs and modules and so sit above ``algos``; counted per module the graph is honest, and
+``run/__init__.py`` imports nothing (``test_run_package_init_imports_nothing``). ``tools/`` (the command-line tools and their shared parser and
 checkpoint loader) sits above ``run.train``; its tools are console scripts (``evogan-<tool>``), with no thin
 modules at the package top; ``__main__`` (``python -m evogan_lightning``) forms the top layer.
 
@@ -26,23 +25,20 @@ SPLIT = {"run"}  # subpackages whose modules are units of their own (see the mod
 
 # Low to high. A unit may import its own layer or lower ones only.
 LAYERS: list[set[str]] = [
-    {  # run plumbing that the algorithms and the rest stand on
-        "run.errors",
-        "run.conf_files",
+    {"core"},  # the ground floor: errors, seeding, the config files on disk; imports nothing above it
+    {  # run plumbing and network families that the algorithms and the rest stand on
         "run.console",
         "run.checks",
-        "run.memory",
         "run.scaling",
         "run.resume",
         "run.csv_log",
-        "run.figures",
         "nets",
     },
     {"run.rundir", "data", "evolution"},  # run folders and locks; toy/image data; the papers' operators
     {"engine", "metrics"},  # population store, backends, CUDA graphs; FID/IS/toy metrics
-    {"algos"},  # one LightningModule per paper
-    {"callbacks", "run.checkpoint_io", "run.config"},  # during training; reading a checkpoint (upgrades it
-    # with algos.base); composing the Hydra config (on the algorithms' typed schemas, algos/config.py)
+    {"algos"},  # one LightningModule per paper, its typed config and its memory check
+    {"callbacks", "run.checkpoint_io", "run.config"},  # during training (and its figure helpers); reading a
+    # checkpoint (algos.checkpointing); composing the Hydra config (on the algorithms' typed schemas)
     {"run.train"},  # one training run
     {"tools"},  # the command-line tools, their argument parser and checkpoint loader (tools/cli_common.py)
     {"evogan_lightning"},  # the package's own __init__ (exports the algorithms)
@@ -83,7 +79,7 @@ def import_graph() -> dict[str, set[str]]:
                         target = ".".join(base + ([child.module] if child.module else []))
                     else:
                         target = child.module or ""
-                    # from evogan_lightning import x / from . import x / from .run import errors: the modules
+                    # from evogan_lightning import x / from . import x / from .core import errors: the modules
                     targets = [
                         f"{target}.{a.name}" if _is_module(f"{target}.{a.name}") else target
                         for a in child.names
@@ -141,7 +137,7 @@ def test_the_checker_sees_imports_and_skips_type_hints():
     assert "evolution" in graph["engine"]  # engine/backend.py uses the operators
     assert "engine" not in graph.get("evolution", set())  # genetic.py: Population under TYPE_CHECKING only
     assert "algos" in graph["run.train"] and "run.train" in graph["tools"] and "tools" in graph["__main__"]
-    assert "run.errors" in graph["algos"]  # per module: algos stands on run.errors, run.train on algos
+    assert "core" in graph["algos"]  # algos stands on core (errors), run.train on algos
 
 
 def test_every_unit_is_in_a_layer():
@@ -155,8 +151,8 @@ def test_every_unit_is_in_a_layer():
 
 
 def test_run_package_init_imports_nothing():
-    """``run/__init__.py`` stays empty of imports: ``algos`` imports ``run.errors``, and an import of
-    ``run.train`` here would run ``algos`` inside its own import (a cycle at run time)."""
+    """``run/__init__.py`` stays empty of imports: an import of ``run.train`` here would make every
+    ``run.<module>`` import pull in ``algos`` and the whole training stack."""
     tree = ast.parse((PACKAGE / "run" / "__init__.py").read_text())
     assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert "run" not in import_graph()

@@ -7,7 +7,7 @@ from conftest import FAST, read_metrics, run_cli
 from helpers import THREE, TINY, Recorder, assert_exact_resume, make_module
 
 from evogan_lightning.algos.egan import Candidates
-from evogan_lightning.run.errors import ConfigError
+from evogan_lightning.core.errors import ConfigError
 
 
 def cegan(overrides, tmp_path):

@@ -12,8 +12,8 @@ from omegaconf import OmegaConf
 
 from evogan_lightning.algos import ALGORITHMS, get_algorithm
 from evogan_lightning.algos.config import CONFIGS, CEGANConfig, GAGANConfig, GANConfig
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.run.config import compose, config_dir
-from evogan_lightning.run.errors import ConfigError
 from evogan_lightning.tools.study import applicable
 
 OLD = Path(__file__).resolve().parents[2] / "fixtures" / "cegan_before_typed_config.ckpt"

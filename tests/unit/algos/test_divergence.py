@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from evogan_lightning.algos.gan import GAN
+from evogan_lightning.core.errors import DivergedError, StoppedByUser
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import DivergedError, StoppedByUser
 from evogan_lightning.run.train import train
 
 

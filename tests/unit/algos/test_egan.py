@@ -6,8 +6,8 @@ import torch
 from conftest import FAST, read_metrics, run_cli
 from helpers import TINY, Recorder, assert_exact_resume, make_module
 
+from evogan_lightning.core.errors import ConfigError, DivergedError
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import ConfigError, DivergedError
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from conftest import FAST, read_metrics, run_cli
 from helpers import ckpt_state, whole_and_resumed
 from omegaconf import OmegaConf
 
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.data.toy import TOY_MIXTURES
 from evogan_lightning.engine.population import Population
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import ConfigError
 from evogan_lightning.run.train import build_module
 
 TINY = ["net=mlp", "net.hidden=16", "algo.num_discriminators=4", "algo.batch_size=32"]

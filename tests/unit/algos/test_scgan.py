@@ -10,10 +10,10 @@ from conftest import FAST, read_metrics, run_cli
 from omegaconf import OmegaConf
 
 from evogan_lightning.algos.scgan import draw_partners
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.data.toy import TOY_MIXTURES
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import ConfigError
 from evogan_lightning.run.train import build_module
 
 TINY = ["net=mlp", "net.hidden=16", "algo.batch_size=16", "algo.eval_batch_size=32"]

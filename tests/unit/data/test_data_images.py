@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.data import images
 from evogan_lightning.data.datamodule import GANDataModule, data_shape
 from evogan_lightning.data.readers import read_idx_images
 from evogan_lightning.data.stream import GenerationStream
-from evogan_lightning.run.errors import ConfigError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 

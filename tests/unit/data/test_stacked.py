@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.data import images
 from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.data.stacked import StackedImages
 from evogan_lightning.nets import resolve_net
-from evogan_lightning.run.errors import ConfigError
 
 
 def write_fashion(folder: Path, n: int = 12) -> np.ndarray:

@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.data.datamodule import GANDataModule
 from evogan_lightning.data.fake import FakeImages
 from evogan_lightning.data.stream import GenerationStream
 from evogan_lightning.data.toy import grid25, ring8
-from evogan_lightning.run.errors import ConfigError
 from evogan_lightning.run.scaling import prepare_early
 
 

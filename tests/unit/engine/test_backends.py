@@ -4,8 +4,8 @@ import pytest
 import torch
 from helpers import IMAGE_TINY
 
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import ConfigError
 from evogan_lightning.run.train import train
 
 TINY = IMAGE_TINY

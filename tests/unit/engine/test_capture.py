@@ -11,10 +11,10 @@ from helpers import IMAGE_TINY as TINY
 from evogan_lightning.algos.cegan import CEGAN
 from evogan_lightning.algos.egan import EGAN
 from evogan_lightning.algos.gan import GAN
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.engine.capture import HostSyncError, forbid_host_sync
 from evogan_lightning.evolution.tally import OperatorTally
 from evogan_lightning.run.config import compose
-from evogan_lightning.run.errors import ConfigError
 from evogan_lightning.run.train import train
 
 CLASSES = {"gan": GAN, "egan": EGAN, "cegan": CEGAN}

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from evogan_lightning.callbacks.operators import OperatorChart, operator_shares
+from evogan_lightning.core.errors import DivergedError
 from evogan_lightning.engine.backend import LoopBackend, make_backend
 from evogan_lightning.engine.population import Population
 from evogan_lightning.evolution.crossover import (
@@ -31,7 +32,6 @@ from evogan_lightning.evolution.fitness import (
 )
 from evogan_lightning.evolution.losses import heuristic_loss, minimax_loss
 from evogan_lightning.evolution.selection import check_survivors, replace_parents, top_mu, valid_fitness
-from evogan_lightning.run.errors import DivergedError
 
 
 class Affine(nn.Module):

@@ -10,6 +10,7 @@ import pytest
 import torch
 from helpers import tiny_fashion
 
+from evogan_lightning.core.errors import ConfigError
 from evogan_lightning.data.stacked import stack_modes
 from evogan_lightning.metrics.classifier import (
     ClassifierFeatures,
@@ -19,7 +20,6 @@ from evogan_lightning.metrics.classifier import (
 )
 from evogan_lightning.metrics.image_protocol import ImageProtocol, mode_metrics
 from evogan_lightning.metrics.manifold import density_coverage, kth_neighbour_radii, precision_recall
-from evogan_lightning.run.errors import ConfigError
 
 REAL = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
 FAKE = torch.tensor([[1.6], [10.0], [2.9], [2.95]])
@@ -143,7 +143,7 @@ def test_a_classifier_of_another_data_set_is_refused_by_name(tiny, tmp_path):
         ImageProtocol(other, _cfg(root))
     with pytest.raises(ConfigError, match="trained on data=mnist.*classifier of data=fashion_mnist"):
         ImageProtocol(other, _cfg(root, "stacked_fashion_mnist"))
-    with pytest.raises(ConfigError, match="does not exist.*train_classifier data=fashion_mnist"):
+    with pytest.raises(ConfigError, match="does not exist.*evogan-train-classifier data=fashion_mnist"):
         ImageProtocol(tmp_path / "missing.pt", _cfg(root, "stacked_fashion_mnist"))
 
 
