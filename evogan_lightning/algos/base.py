@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..core.errors import ConfigError, DivergedError, within_bound
-from ..engine.capture import GraphedGeneration, validate_cuda_graph
+from ..engine.capture import GraphedGeneration
 from ..engine.population import Population
 from ..evolution.losses import discriminator_loss, gradient_penalty, r1_penalty
 from ..evolution.tally import OperatorTally
@@ -188,7 +188,7 @@ class EvoGANModule(
     def on_fit_start(self) -> None:
         if self.hp.cuda_graph:
             validate_cuda_graph(self)
-            self._graph = GraphedGeneration(self)
+            self._graph = GraphedGeneration(self.generation_step, self.rng, self.algo_name)
 
     def on_train_start(self) -> None:
         """Align the restored optimizer state with this run: ``load_state_dict`` brings back the *saved*
@@ -268,3 +268,30 @@ class EvoGANModule(
             for m in self.modules():
                 if isinstance(m, Population):
                     m.broadcast_parents(0)
+
+
+def validate_cuda_graph(module: Any) -> None:
+    """Check, before the first generation, that this run (``module``: an ``EvoGANModule`` attached to its
+    trainer) can use ``algo.cuda_graph=true``."""
+    where = module.device
+    if where.type != "cuda":
+        raise ConfigError(
+            f"algo.cuda_graph=true needs a CUDA device, but this run is on {where.type}. Run on a GPU "
+            "(trainer.accelerator=gpu) or drop algo.cuda_graph"
+        )
+    if module.world_size > 1:
+        raise ConfigError(
+            "algo.cuda_graph=true runs on one device; with several (DDP) drop algo.cuda_graph or set "
+            "trainer.devices=1"
+        )
+    precision = str(module.trainer.precision)
+    if precision not in ("32-true", "32"):
+        raise ConfigError(
+            f"algo.cuda_graph=true needs trainer.precision=32-true (got {precision}: mixed precision's "
+            "loss scaling synchronises with the host every step)"
+        )
+    if not hasattr(torch.cuda.CUDAGraph, "register_generator_state"):
+        raise ConfigError(
+            f"algo.cuda_graph=true needs torch >= 2.5 (graph-safe custom random generators); this is torch "
+            f"{torch.__version__}. Upgrade torch or drop algo.cuda_graph"
+        )

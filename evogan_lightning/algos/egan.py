@@ -27,7 +27,7 @@ from torch import Tensor
 from ..engine.backend import make_backend
 from ..evolution.fitness import combined_fitness, logit_fitness, quality_fitness, real_loss_grad
 from ..evolution.losses import generator_loss
-from ..evolution.selection import replace_parents, top_mu, valid_fitness
+from ..evolution.selection import top_mu, valid_fitness
 from .base import EvoGANModule
 from .config import EGANConfig
 
@@ -181,7 +181,7 @@ class EGAN(EvoGANModule):
         indices [mu]. Stays on the device (no host sync)."""
         top, finite = top_mu(cand.fitness, self.mu)
         self.flag_survivors(finite)
-        replace_parents(self.generators, cand.slots[top], cand.fitness[top])
+        self.generators.replace_parents(cand.slots[top], cand.fitness[top])
         self.count_survivors(cand.operators, top)
         return top
 

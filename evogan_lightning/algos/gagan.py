@@ -129,19 +129,22 @@ class GAGAN(EvoGANModule):
     def ga_step(self, fitness: Tensor) -> dict[str, Tensor]:
         """Elitism, parent choice, crossover, mutation and the optimizer-state rule on the D population."""
         hp = self.hp
+        ds = self.discriminator
         step = genetic.genetic_step(
-            self.discriminator,
+            ds.params[ds.parent_rows],
             fitness,
+            sizes=genetic.tensor_sizes(ds.member(0)),
+            allowed=genetic.weight_mask(ds.member(0), hp.mutation_scope),
             elite_fraction=self.elite_fraction,
             parent_selection=hp.parent_selection,
             tournament_size=hp.tournament_size,
             crossover_mode=hp.crossover,
             mutation_rate=hp.mutation_rate,
             mutation_std=hp.mutation_std,
-            mutation_scope=hp.mutation_scope,
             optimizer_after_ga=hp.optimizer_after_ga,
             generator=self.shared_rng,  # every rank makes the same GA choices
         )
+        ds.apply_ga(step)
         elite_ids = self.d_ids[step.elites]
         turnover = (~torch.isin(elite_ids, self.prev_elite_ids)).float().mean()
         self.prev_elite_ids.copy_(elite_ids)

@@ -17,19 +17,13 @@ on the CPU (tests), ``torch.cuda.set_sync_debug_mode`` on the GPU (the last warm
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.optim.optimizer as _optim
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
-
-from ..core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ..algos.base import EvoGANModule
 
 WARMUP_GENERATIONS = 3  # eager generations before the capture (PyTorch recommends a few, on a side stream)
 
@@ -106,32 +100,6 @@ def forbid_host_sync() -> Iterator[None]:
         post.remove()
 
 
-def validate_cuda_graph(module: EvoGANModule) -> None:
-    """Check, before the first generation, that this run can use ``algo.cuda_graph=true``."""
-    where = module.device
-    if where.type != "cuda":
-        raise ConfigError(
-            f"algo.cuda_graph=true needs a CUDA device, but this run is on {where.type}. Run on a GPU "
-            "(trainer.accelerator=gpu) or drop algo.cuda_graph"
-        )
-    if module.world_size > 1:
-        raise ConfigError(
-            "algo.cuda_graph=true runs on one device; with several (DDP) drop algo.cuda_graph or set "
-            "trainer.devices=1"
-        )
-    precision = str(module.trainer.precision)
-    if precision not in ("32-true", "32"):
-        raise ConfigError(
-            f"algo.cuda_graph=true needs trainer.precision=32-true (got {precision}: mixed precision's "
-            "loss scaling synchronises with the host every step)"
-        )
-    if not hasattr(torch.cuda.CUDAGraph, "register_generator_state"):
-        raise ConfigError(
-            f"algo.cuda_graph=true needs torch >= 2.5 (graph-safe custom random generators); this is torch "
-            f"{torch.__version__}. Upgrade torch or drop algo.cuda_graph"
-        )
-
-
 @contextlib.contextmanager
 def _cuda_sync_check(enabled: bool) -> Iterator[None]:
     """CUDA raises on any synchronising call inside the block (then the user's own mode is restored)."""
@@ -146,14 +114,21 @@ def _cuda_sync_check(enabled: bool) -> Iterator[None]:
         torch.cuda.set_sync_debug_mode(previous)
 
 
-class GraphedGeneration:
-    """Runs ``module.generation_step(real)``: ``warmup`` eager generations on a side stream, then one
-    capture, then a graph replay per generation. ``real`` [n, *shape] must keep its shape (it does: the
-    data module yields ``reals_per_generation`` rows every generation). Returns the step's stats, as
-    tensors that the next replay overwrites (read them before the next generation)."""
+Step = Callable[[Tensor], dict[str, Tensor]]
 
-    def __init__(self, module: EvoGANModule, warmup: int = WARMUP_GENERATIONS) -> None:
-        self.module, self.warmup = module, int(warmup)
+
+class GraphedGeneration:
+    """Runs ``step(real)`` (an algorithm's ``generation_step``): ``warmup`` eager generations on a side
+    stream, then one capture, then a graph replay per generation. ``generator`` is the step's own random
+    generator, registered with the graph so every replay draws fresh numbers; ``name`` names the step in
+    errors. ``real`` [n, *shape] must keep its shape (it does: the data module yields
+    ``reals_per_generation`` rows every generation). Returns the step's stats, as tensors that the next
+    replay overwrites (read them before the next generation)."""
+
+    def __init__(
+        self, step: Step, generator: torch.Generator, name: str, warmup: int = WARMUP_GENERATIONS
+    ) -> None:
+        self.step, self.generator, self.name, self.warmup = step, generator, name, int(warmup)
         self.eager_generations = 0
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_real: Tensor | None = None
@@ -183,11 +158,11 @@ class GraphedGeneration:
         side.wait_stream(current)
         try:
             with torch.cuda.stream(side), _cuda_sync_check(enabled=last):
-                stats = self.module.generation_step(real)
+                stats = self.step(real)
         except RuntimeError as err:
             if last and "synchroniz" in str(err).lower():
                 raise HostSyncError(
-                    f"algo.cuda_graph: the generation step of algo={self.module.algo_name} synchronises with "
+                    f"algo.cuda_graph: the generation step of algo={self.name} synchronises with "
                     f"the host, so it cannot be captured ({err}). Drop algo.cuda_graph"
                 ) from err
             raise
@@ -199,8 +174,8 @@ class GraphedGeneration:
         """Record one generation (nothing runs yet: the caller replays it for this generation)."""
         self.static_real = real.detach().clone()
         graph = torch.cuda.CUDAGraph()
-        graph.register_generator_state(self.module.rng)  # the default generator is registered by torch
+        graph.register_generator_state(self.generator)  # the default generator is registered by torch
         torch.cuda.synchronize(real.device)
         with torch.cuda.graph(graph):
-            self.static_stats = self.module.generation_step(self.static_real)
+            self.static_stats = self.step(self.static_real)
         self.graph = graph

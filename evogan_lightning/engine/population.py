@@ -14,11 +14,15 @@ Checkpoints hold only the parents (children are scratch space, overwritten befor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from ..core.errors import within_bound
+
+if TYPE_CHECKING:
+    from ..evolution.genetic import GAStep
 
 Rows = slice | Tensor
 
@@ -183,6 +187,24 @@ class Population(nn.Module):
         if parent_index.numel() != self.num_children:
             raise ValueError(f"spawn needs {self.num_children} parent indices, got {parent_index.numel()}")
         self.copy_slots(self.children_rows, parent_index)
+
+    def replace_parents(self, slots: Tensor, fitness: Tensor) -> None:
+        """Parents <- members in ``slots`` (LongTensor [mu] of population slots, parents or children), with
+        their weights, buffers and Adam state; ``fitness`` [mu] becomes the parents' fitness (E-GAN's and
+        CE-GAN's survivor selection, ``evolution.selection.top_mu``)."""
+        self.copy_slots(self.parent_rows, slots)
+        self.fitness.copy_(fitness.detach().to(self.fitness))
+
+    @torch.no_grad()
+    def apply_ga(self, step: GAStep) -> None:
+        """Carry out one genetic step on the parents (``evolution.genetic.genetic_step``'s plan): the
+        replaced slots take their first parent's buffers and Adam state and the offspring's genes; with
+        ``reset_optimizer`` every parent starts a fresh Adam; the fitness becomes the plan's."""
+        self.copy_slots(step.replaced, step.parent1)  # weights are overwritten next
+        self.params.index_copy_(0, step.replaced.to(self.params.device), step.genes.to(self.params))
+        if step.reset_optimizer:
+            self.reset_adam(self.parent_rows)
+        self.fitness.copy_(step.fitness.to(self.fitness))
 
     def select(self, child_index: Tensor, fitness: Tensor | None = None) -> None:
         """(mu, lambda) replacement: parent i becomes child ``child_index[i]`` (LongTensor [mu], indices

@@ -2,28 +2,23 @@
 
 GAGAN (Konstantopoulou et al. 2024, as summarised by Khan & Siddiqui 2025) evolves P discriminators with a
 plain GA every k_GA iterations: fitness, elitism, parent choice among the elites, crossover, Gaussian
-mutation, and a rule for the Adam state of the offspring. Everything here works on the flat ``[S, N]``
-rows of a :class:`~evogan_lightning.engine.population.Population`: the genes of member ``i`` are
-``pop.params[i]`` (all learnable parameter tensors, concatenated); running batch-norm statistics live in
-``pop.buffers_flat`` and are *not* genes (a child takes parent 1's buffers). ``crossover`` and ``mutate``
-are pure (they return new tensors and never modify their inputs); ``genetic_step`` rewrites only the
-non-elite rows of the population, in place, on the device. All randomness comes from an explicit
-``torch.Generator`` so a run (and its resume) is reproducible.
+mutation, and a rule for the Adam state of the offspring. Everything here works on flat gene rows
+``[P, N]``: the genes of member ``i`` are all its learnable parameter tensors, concatenated (a
+``Population``'s ``params[i]``); running batch-norm statistics are *not* genes (a child takes parent 1's
+buffers). Every operator is pure: it returns new tensors and never modifies its inputs. ``genetic_step``
+returns the plan of one GA generation (``GAStep``) and the population applies it
+(``Population.apply_ga``), so this module knows nothing of the engine. All randomness comes from an
+explicit ``torch.Generator`` so a run (and its resume) is reproducible.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-if TYPE_CHECKING:  # type hints only: the operators do not depend on the engine at run time
-    from ..engine.population import Population
-
 
 FITNESS_KINDS = ("paper", "neg_bce")
 PARENT_SELECTIONS = ("uniform", "tournament")
@@ -188,72 +183,68 @@ def mutate(
     return genes + noise * mask
 
 
-# ---------------------------------------------------------------------- optimizer state
-@torch.no_grad()
-def reset_adam(pop: Population, rows: Tensor | slice) -> None:
-    """Fresh Adam state (zero moments, step 0) for ``rows`` of ``pop`` (``Population.reset_adam``)."""
-    pop.reset_adam(rows)
-
-
 # ---------------------------------------------------------------------- one GA step
 @dataclass
 class GAStep:
-    """What one genetic step did (all LongTensors of slot indices, on the population's device)."""
+    """The plan of one genetic step (LongTensors of slot indices, on the genes' device).
+    ``Population.apply_ga`` carries it out."""
 
-    elites: Tensor  # [E] slots that survived unchanged, best first
+    elites: Tensor  # [E] slots that survive unchanged, best first
     replaced: Tensor  # [P - E] slots overwritten by offspring
     parent1: Tensor  # [P - E] slot of each offspring's first parent (its buffers/Adam state donor)
     parent2: Tensor  # [P - E] slot of each offspring's second parent
+    genes: Tensor  # [P - E, N] the offspring's genes (crossover, then mutation)
+    fitness: Tensor  # [P] the elites' fitness; NaN for offspring (not evaluated yet)
+    reset_optimizer: bool  # every member (elites too) starts a fresh Adam
 
 
 @torch.no_grad()
 def genetic_step(
-    pop: Population,
+    genes: Tensor,
     fitness: Tensor,
     *,
+    sizes: Sequence[int],
+    allowed: Tensor | None = None,
     elite_fraction: float = 0.3,
     parent_selection: str = "uniform",
     tournament_size: int = 3,
     crossover_mode: str = "per_tensor",
     mutation_rate: float = 0.05,
     mutation_std: float = 0.05,
-    mutation_scope: str = "weights",
     optimizer_after_ga: str = "reset",
     generator: torch.Generator | None = None,
 ) -> GAStep:
-    """One GA generation on the parents of ``pop`` (slots [0, P)), in place.
+    """Plan one GA generation for P individuals with genes [P, N] and ``fitness`` [P] (pure).
 
-    The top ``round(elite_fraction * P)`` by ``fitness`` [P] keep their slot, weights, buffers and Adam
-    state. Every other slot becomes an offspring of two elites: crossover of their genes, then Gaussian
-    mutation (of the weights only, or of every parameter: ``mutation_scope``); its running buffers (not
-    genes) come from parent 1. Adam state: ``inherit`` - the offspring
-    takes parent 1's state and elites keep theirs; ``reset`` - every member (elites too) starts a fresh
-    Adam. ``pop.fitness`` keeps the elites' scores; offspring get NaN (not evaluated yet).
+    The top ``round(elite_fraction * P)`` by fitness keep their slot, weights, buffers and Adam state.
+    Every other slot becomes an offspring of two elites: crossover of their genes (``sizes``: the
+    parameter tensors' numel, for ``per_tensor``), then Gaussian mutation where ``allowed`` [N]
+    (``weight_mask``); its running buffers (not genes) come from parent 1. Adam state: ``inherit`` - the
+    offspring takes parent 1's state and elites keep theirs; ``reset`` - every member starts a fresh Adam.
     """
     if optimizer_after_ga not in OPTIMIZER_AFTER_GA:
         raise ValueError(
             f"unknown optimizer_after_ga {optimizer_after_ga!r}; choose one of {list(OPTIMIZER_AFTER_GA)}"
         )
-    size = pop.num_parents
+    size = genes.shape[0]
     if fitness.numel() != size:
         raise ValueError(f"fitness has {fitness.numel()} entries for {size} individuals")
-    dev = pop.params.device
-    fitness = fitness.to(dev)
+    fitness = fitness.to(genes.device)
     order = rank_by_fitness(fitness)
     e = num_elites(size, elite_fraction)
     elites, replaced = order[:e], order[e:]
     i1, i2 = choose_parents(fitness[elites], size - e, parent_selection, generator, tournament_size)
     slot1, slot2 = elites[i1], elites[i2]
-    genes = crossover(
-        pop.params[slot1], pop.params[slot2], crossover_mode, generator, sizes=tensor_sizes(pop.member(0))
-    )
-    allowed = weight_mask(pop.member(0), mutation_scope)
-    genes = mutate(genes, mutation_rate, mutation_std, generator, allowed)
-    pop.copy_slots(replaced, slot1)  # parent 1's buffers and Adam state (weights overwritten next)
-    pop.params.index_copy_(0, replaced, genes)
-    if optimizer_after_ga == "reset":
-        reset_adam(pop, pop.parent_rows)
+    children = crossover(genes[slot1], genes[slot2], crossover_mode, generator, sizes=sizes)
+    children = mutate(children, mutation_rate, mutation_std, generator, allowed)
     new_fitness = fitness.clone().float()
     new_fitness[replaced] = float("nan")
-    pop.fitness.copy_(new_fitness)
-    return GAStep(elites=elites, replaced=replaced, parent1=slot1, parent2=slot2)
+    return GAStep(
+        elites=elites,
+        replaced=replaced,
+        parent1=slot1,
+        parent2=slot2,
+        genes=children,
+        fitness=new_fitness,
+        reset_optimizer=optimizer_after_ga == "reset",
+    )

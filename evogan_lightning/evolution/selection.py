@@ -3,29 +3,18 @@
 E-GAN (Wang et al. 2019, Sec. III-D) keeps the mu best children by fitness and never the parents;
 CE-GAN's "comprehensive selection" ranks mutants and crossover children together (and, as an option,
 re-evaluated parents). Candidates with NaN or -inf fitness (diverged) are never selected; +inf is the
-best possible score (E-GAN's F_d = -log ||grad|| of a zero gradient), not a divergence.
+best possible score (E-GAN's F_d = -log ||grad|| of a zero gradient), not a divergence. The operators
+choose; the population carries the choice out (``Population.replace_parents``).
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from ..core.errors import DIVERGENCE_ADVICE, DivergedError
 
-if TYPE_CHECKING:  # type hints only: the operators do not depend on the engine at run time
-    from ..engine.population import Population
-
 ALL_DIVERGED = "every candidate of a generation diverged (NaN/Inf loss or fitness). " + DIVERGENCE_ADVICE
-
-
-def replace_parents(pop: Population, slots: Tensor, fitness: Tensor) -> None:
-    """Parents <- members in ``slots`` (LongTensor [mu] of population slots, parents or children), with
-    their weights, buffers and Adam state; ``fitness`` [mu] becomes the parents' fitness. In place."""
-    pop.copy_slots(pop.parent_rows, slots)
-    pop.fitness.copy_(fitness.detach().to(pop.fitness))
 
 
 def valid_fitness(fitness: Tensor) -> Tensor:

@@ -227,7 +227,7 @@ def test_graphed_generation_warms_up_captures_once_then_replays(monkeypatch):
     assert WARMUP_GENERATIONS == 3 and hasattr(torch.cuda.CUDAGraph, "register_generator_state")
     cuda = FakeCUDA(monkeypatch)
     module = StepModule(cuda.events)
-    run = GraphedGeneration(module)
+    run = GraphedGeneration(module.generation_step, module.rng, module.algo_name)
     outs = [run(torch.full((4, 2), float(g))) for g in range(6)]
     assert cuda.events == [
         "step1",
@@ -254,7 +254,8 @@ def test_graphed_generation_names_a_step_that_syncs(monkeypatch):
     from evogan_lightning.engine.capture import GraphedGeneration
 
     cuda = FakeCUDA(monkeypatch)
-    run = GraphedGeneration(StepModule(cuda.events, fail_on_call=3))
+    module = StepModule(cuda.events, fail_on_call=3)
+    run = GraphedGeneration(module.generation_step, module.rng, module.algo_name)
     run(torch.zeros(2))
     run(torch.zeros(2))
     with pytest.raises(HostSyncError, match="algo=stub synchronises with the host.*Drop algo.cuda_graph"):
@@ -274,7 +275,7 @@ def test_graphed_generation_names_a_step_that_syncs(monkeypatch):
 def test_validate_cuda_graph_names_the_fix(device, world, precision, needle):
     from types import SimpleNamespace
 
-    from evogan_lightning.engine.capture import validate_cuda_graph
+    from evogan_lightning.algos.base import validate_cuda_graph
 
     module = SimpleNamespace(
         device=torch.device(device), world_size=world, trainer=SimpleNamespace(precision=precision)

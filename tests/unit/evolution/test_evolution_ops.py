@@ -31,7 +31,7 @@ from evogan_lightning.evolution.fitness import (
     real_loss_grad,
 )
 from evogan_lightning.evolution.losses import heuristic_loss, minimax_loss
-from evogan_lightning.evolution.selection import check_survivors, replace_parents, top_mu, valid_fitness
+from evogan_lightning.evolution.selection import check_survivors, top_mu, valid_fitness
 
 
 class Affine(nn.Module):
@@ -143,7 +143,7 @@ def test_mu_lambda_replacement_never_keeps_parents_and_carries_adam_state():
     fitness = torch.tensor([0.2, 0.9, float("nan"), 0.5])  # children 0..3 = slots 2..5
     top, _ = top_mu(fitness, 2)
     slots = torch.arange(2, 6)[top]
-    replace_parents(pop, slots, fitness[top])
+    pop.replace_parents(slots, fitness[top])
     assert slots.tolist() == [3, 5]
     for parent, src in enumerate([3, 5]):
         assert torch.all(pop.params[parent] == src)

@@ -187,12 +187,26 @@ def make_pop(size: int = 5) -> Population:
     return pop
 
 
+def ga(pop, fitness, mutation_scope="weights", **kw) -> genetic.GAStep:
+    """Plan one genetic step over ``pop``'s parents and apply it, as GAGAN does."""
+    member = pop.member(0)
+    step = genetic.genetic_step(
+        pop.params[pop.parent_rows],
+        fitness,
+        sizes=genetic.tensor_sizes(member),
+        allowed=genetic.weight_mask(member, mutation_scope),
+        **kw,
+    )
+    pop.apply_ga(step)
+    return step
+
+
 @pytest.mark.parametrize("mode", genetic.CROSSOVER_MODES)
 def test_genetic_step_inherit(mode):
     pop = make_pop()
     before = {k: getattr(pop, k).clone() for k in ("params", "exp_avg", "exp_avg_sq", "step", "buffers_flat")}
     fitness = torch.tensor([0.1, 0.9, float("nan"), 0.5, -0.3])  # elites (40% of 5 = 2): slots 1, 3
-    step = genetic.genetic_step(
+    step = ga(
         pop,
         fitness,
         elite_fraction=0.4,
@@ -219,9 +233,7 @@ def test_genetic_step_inherit(mode):
 def test_genetic_step_per_tensor_members_are_real_modules():
     pop = make_pop()
     old = [pop.params[i].clone() for i in range(5)]
-    step = genetic.genetic_step(
-        pop, torch.arange(5.0), elite_fraction=0.4, mutation_rate=0.0, generator=gen(12)
-    )
+    step = ga(pop, torch.arange(5.0), elite_fraction=0.4, mutation_rate=0.0, generator=gen(12))
     sizes = genetic.tensor_sizes(pop.member(0))
     for r, p1, p2 in zip(step.replaced.tolist(), step.parent1.tolist(), step.parent2.tolist()):
         for seg, a, b in zip(
@@ -236,7 +248,7 @@ def test_genetic_step_per_tensor_members_are_real_modules():
 def test_genetic_step_reset_and_mutation_only_on_offspring():
     pop = make_pop()
     before = pop.params.clone()
-    step = genetic.genetic_step(
+    step = ga(
         pop,
         torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0]),
         elite_fraction=0.4,
@@ -260,10 +272,14 @@ def test_genetic_step_reset_and_mutation_only_on_offspring():
 def test_genetic_step_is_reproducible_and_validates():
     a, b = make_pop(), make_pop()
     f = torch.tensor([0.3, 0.1, 0.7, 0.2, 0.5])
-    genetic.genetic_step(a, f, crossover_mode="elementwise", generator=gen(14))
-    genetic.genetic_step(b, f, crossover_mode="elementwise", generator=gen(14))
+    ga(a, f, crossover_mode="elementwise", generator=gen(14))
+    ga(b, f, crossover_mode="elementwise", generator=gen(14))
+    genes = a.params[a.parent_rows].clone()
+    plan = genetic.genetic_step(genes, f, sizes=genetic.tensor_sizes(a.member(0)), generator=gen(15))
+    assert torch.equal(genes, a.params[a.parent_rows])  # planning is pure: the population is untouched
+    assert plan.genes.shape == (len(plan.replaced), genes.shape[1]) and plan.reset_optimizer
     assert torch.equal(a.params, b.params)
     with pytest.raises(ValueError, match="optimizer_after_ga"):
-        genetic.genetic_step(a, f, optimizer_after_ga="keep", generator=gen())
+        ga(a, f, optimizer_after_ga="keep", generator=gen())
     with pytest.raises(ValueError, match="fitness has 2 entries"):
-        genetic.genetic_step(a, f[:2], generator=gen())
+        ga(a, f[:2], generator=gen())
