@@ -42,92 +42,54 @@ IMAGE_DEFAULT_ROOTS = (
     "/usr/share/datasets/fashion-mnist",
 )  # data.root tried in order (Debian's last)
 
-# The algorithms of the study and the overrides that make each one (on top of the preset).
-STUDY_ALGOS: dict[str, list[str]] = {
-    "gan_minimax": ["algo=gan", "algo.loss=minimax"],
-    "gan_heuristic": ["algo=gan", "algo.loss=heuristic"],
-    "gan_least_squares": ["algo=gan", "algo.loss=least_squares"],
-    "egan": ["algo=egan"],
-    "cegan": ["algo=cegan"],
-    # smaller populations than the algorithms' defaults (10 Ds, 4 x 2 generators), to fit the study in about
-    # an hour on two CPU cores; the README says so next to the numbers
-    "gagan": ["algo=gagan", "algo.num_discriminators=4"],
-    "scgan": ["algo=scgan", "algo.population_size=2"],
-}
-# Opt-in variants (algos=NAME): the readings and fixes the README's "Results" compares against the defaults.
-STUDY_VARIANTS: dict[str, list[str]] = {
-    # CE-GAN's crossover step (the toy default is line_search): the paper's single Adam step, and the old toy
-    # default before 2026-12-05 (three mutations, Adam step), and CE-GAN without its crossover children
-    "cegan_adam_step": ["algo=cegan", "algo.distill_step=adam"],
-    "cegan_three_losses_adam": [
-        "algo=cegan",
-        "algo.mutations=[minimax,heuristic,least_squares]",
-        "algo.distill_step=adam",
-    ],
-    "cegan_distill_mean": ["algo=cegan", "algo.distill_reduction=mean"],  # the reference code's MSE
-    "gagan_p10": ["algo=gagan"],  # the default 10 discriminators
-    # a GA step every 50 generations, offspring keep parent 1's Adam state: the Ds learn between GA steps
-    "gagan_ga50": [
-        "algo=gagan",
-        "algo.num_discriminators=4",
-        "algo.ga_every=50",
-        "algo.optimizer_after_ga=inherit",
-    ],
-    # a GA step every 200 generations (35 in a 7000-generation run): the Ds mostly learn undisturbed
-    "gagan_ga200": [
-        "algo=gagan",
-        "algo.num_discriminators=4",
-        "algo.ga_every=200",
-        "algo.optimizer_after_ga=inherit",
-    ],
-    # gagan_ga50 with G trained against the mean loss of all Ds instead of the best one
-    "gagan_ga50_ensemble": [
-        "algo=gagan",
-        "algo.num_discriminators=4",
-        "algo.ga_every=50",
-        "algo.optimizer_after_ga=inherit",
-        "algo.generator_target=ensemble",
-    ],
-    "cegan_worse": ["algo=cegan", "algo.crossover_start=worse"],  # PDERL: start from the worse parent
-    # each parent teaches half of the rows, without asking D
-    "cegan_split_teacher": ["algo=cegan", "algo.crossover_teacher=split"],
-    "cegan_no_crossover": ["algo=cegan", "algo.n_c=0"],  # CE-GAN without its crossover children
-    # E-GAN with the paper's three mutations (the toy default has two): least squares on the logit (the
-    # reference code, the toy default before 2026-12-03) or on D's probability (the paper's Eq. 5)
-    "egan_three_losses": ["algo=egan", "algo.mutations=[minimax,heuristic,least_squares]"],
-    "egan_ls_prob": [
-        "algo=egan",
-        "algo.mutations=[minimax,heuristic,least_squares]",
-        "algo.least_squares_on=prob",
-    ],
-    "scgan_egan": [
-        "algo=scgan",
-        "algo.population_size=2",
-        "algo.mutations=[minimax,heuristic,least_squares]",
-        "algo.offspring_per_parent=3",
-        "algo.fitness=egan",
-    ],
-}
-STUDY_VARIANTS.update(
-    {
-        "gan_least_squares": STUDY_ALGOS["gan_least_squares"],  # opt-in on images (in the toy default set)
-        "cegan_gp": ["algo=cegan", "algo.gradient_penalty=10"],  # CE-GAN-GP (the paper's WGAN-GP weight 10)
-        # equal wall-clock: the baselines run LONGER[kind] times the preset's generations, about the time of
-        # one population run (tools.study_images reads every algorithm's curve at that budget)
-        "gan_minimax_long": STUDY_ALGOS["gan_minimax"],
-        "gan_heuristic_long": STUDY_ALGOS["gan_heuristic"],
-    }
-)
+
+@dataclass(frozen=True)
+class StudyAlgo:
+    """One study algorithm, from ``conf/study/<name>.yaml``: the overrides that make it (on top of the
+    preset), the data kinds whose default study runs it (``row``: its place in the tables), and for the
+    equal-wall-clock variants (``*_long``) the factor on the preset's generations per data kind."""
+
+    name: str
+    overrides: tuple[str, ...]
+    default_for: tuple[str, ...] = ()
+    row: int = 100
+    generations_factor: dict[str, float] = field(default_factory=dict)
+
+
+def load_study_algos() -> dict[str, StudyAlgo]:
+    """Every ``conf/study/*.yaml`` (the defaults by ``row``, then the opt-in variants by name)."""
+    from omegaconf import OmegaConf
+
+    from ..core.conf_files import config_dir
+
+    found = []
+    for path in sorted((config_dir() / "study").glob("*.yaml")):
+        values = OmegaConf.to_container(OmegaConf.load(path))
+        assert isinstance(values, dict)
+        found.append(
+            StudyAlgo(
+                name=path.stem,
+                overrides=tuple(values["overrides"]),
+                default_for=tuple(values.get("default_for") or ()),
+                row=int(values.get("row", 100)),
+                generations_factor=dict(values.get("generations_factor") or {}),
+            )
+        )
+    return {a.name: a for a in sorted(found, key=lambda a: (a.row, a.name))}
+
+
+STUDY = load_study_algos()
+ALL_ALGOS: dict[str, list[str]] = {name: list(a.overrides) for name, a in STUDY.items()}
+STUDY_ALGOS = {name: ALL_ALGOS[name] for name, a in STUDY.items() if a.default_for}  # table order
+STUDY_VARIANTS = {name: ALL_ALGOS[name] for name, a in STUDY.items() if not a.default_for}
 # image runs: fitness on 128 samples for every population method (CE-GAN's default; E-GAN's and SCGAN's are
 # 256), which fits the default image study in about 3 hours on two CPU cores; the README says so
 IMAGE_OVERRIDES = ["algo.eval_batch_size=128"]
-LONGER = {"toy": 2.4, "image": 3.0}  # generations factor of the *_long variants (measured cost ratios)
-ALL_ALGOS = {**STUDY_ALGOS, **STUDY_VARIANTS}
 TOY_DATA = ("ring8", "grid25")
 IMAGE_DATA = ("fashion_mnist", "stacked_fashion_mnist")
 PRESETS = {"toy": "toy_fast", "image": "fmnist_fast"}
 # the default algorithms per kind (the image study leaves least squares to the opt-in variants, for time)
-DEFAULT_ALGOS = {"toy": list(STUDY_ALGOS), "image": [a for a in STUDY_ALGOS if a != "gan_least_squares"]}
+DEFAULT_ALGOS = {kind: [n for n, a in STUDY.items() if kind in a.default_for] for kind in ("toy", "image")}
 METRICS = ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl")
 USAGE = (
     "usage: evogan-study [algos=gan_minimax,...,scgan (or a variant: "
@@ -275,13 +237,14 @@ def command(
     image: ImageSetup | None = None,
 ) -> list[str]:
     """The training command of one run (an ordinary ``python -m evogan_lightning`` call); ``extra``
-    overrides go to every run that has them (``applicable``). A ``*_long`` variant runs ``LONGER`` times the
-    generations (``generations`` or the preset's)."""
+    overrides go to every run that has them (``applicable``). An equal-wall-clock variant (``*_long``) runs
+    its ``generations_factor`` times the generations (``generations`` or the preset's)."""
     cmd = [sys.executable, "-m", "evogan_lightning", f"experiment={preset}", *ALL_ALGOS[run.algo]]
     cmd += [f"data={run.data}", f"seed={run.seed}", f"hydra.run.dir={run.dir}"]
-    if run.algo.endswith("_long"):
+    factor = STUDY[run.algo].generations_factor.get("image" if run.image else "toy")
+    if factor:
         base = generations if generations is not None else preset_generations(preset)
-        generations = round(base * LONGER["image" if run.image else "toy"])
+        generations = round(base * factor)
     if generations is not None:
         cmd.append(f"generations={generations}")
     if image is not None:

@@ -54,7 +54,9 @@ def test_image_runs_add_root_curve_and_scoring(tmp_path):
     assert "callbacks.classifier_fid.every_n_generations=100" in cmd and "generations=40" in cmd
     assert "algo.eval_batch_size=128" not in cmd  # the baseline has no fitness batch
     assert "algo.eval_batch_size=128" in study.command(egan, "fmnist_fast", 40, [], setup)
-    assert "generations=120" in study.command(gan_long, "fmnist_fast", 40, [], setup)  # LONGER["image"] = 3
+    assert "generations=120" in study.command(
+        gan_long, "fmnist_fast", 40, [], setup
+    )  # conf/study/gan_minimax_long.yaml: image 3.0
     assert f"generations={round(3000 * 3)}" in study.command(gan_long, "fmnist_fast", None, [], setup)
     score = setup.score_command(gan)
     assert score[2] == "evogan_lightning.tools.evaluate" and "protocol=true" in score

@@ -37,12 +37,17 @@ def test_the_spec_names_the_options_the_code_offers():
 
 def test_the_help_lists_every_config_option(capsys, monkeypatch):
     """``python -m evogan_lightning --help`` (conf/hydra/help/evogan.yaml) names every option of every config
-    group, and no internal group (the typed schemas' ``schema/algo``)."""
+    group under conf/, and no internal group (the typed schemas' ``schema/algo``). ``conf/study`` holds the
+    study tool's algorithms (``evogan-study algos=...``), not a training option."""
     from helpers import run_main_in_process
 
     code, out = run_main_in_process(["--help"], capsys, monkeypatch)
     assert code == 0 and "is powered by Hydra" not in out and "schema" not in out
-    for group in ("algo", "data", "net", "experiment", "trainer", "logger", "callbacks"):
+    groups = sorted(
+        p.name for p in (ROOT / "conf").iterdir() if p.is_dir() and p.name not in ("hydra", "study")
+    )
+    assert len(groups) == 7
+    for group in groups:
         line = next(x for x in out.splitlines() if x.strip().startswith(f"{group}:"))
         for option in (ROOT / "conf" / group).glob("*.yaml"):
             assert option.stem in line, (group, option.stem)
