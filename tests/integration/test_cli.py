@@ -1,32 +1,11 @@
 """The CLI end to end in subprocesses: default run, baselines, resume, sample, multirun, bad input."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from conftest import FAST, read_metrics, run_cli
-from helpers import run_main_in_process
+from helpers import assert_same_state, ckpt_state, run_main_in_process
 from omegaconf import OmegaConf
-
-
-def state_of(ckpt_path: Path) -> dict:
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    return {"state_dict": ckpt["state_dict"], "optim": ckpt["optimizer_states"], "evogan": ckpt["evogan"]}
-
-
-def assert_same_state(a: dict, b: dict) -> None:
-    assert a["state_dict"].keys() == b["state_dict"].keys()
-    for k in a["state_dict"]:
-        torch.testing.assert_close(
-            a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k
-        )
-    for oa, ob in zip(a["optim"], b["optim"]):
-        for pid, sa in oa["state"].items():
-            for key, va in sa.items():
-                torch.testing.assert_close(va, ob["state"][pid][key], rtol=0, atol=0, msg=f"{pid} {key}")
-    assert a["evogan"]["generation"] == b["evogan"]["generation"]
-    assert torch.equal(a["evogan"]["rng_state"], b["evogan"]["rng_state"])
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +61,7 @@ def test_seed_reproducible_and_exact_resume(tmp_path):
     ]
     run_cli(["generations=30", f"hydra.run.dir={full}", *common])
     run_cli(["generations=30", f"hydra.run.dir={again}", *common])
-    a, b = state_of(full / "checkpoints/last.ckpt"), state_of(again / "checkpoints/last.ckpt")
+    a, b = ckpt_state(full / "checkpoints/last.ckpt"), ckpt_state(again / "checkpoints/last.ckpt")
     assert_same_state(a, b)  # bit for bit under a fixed seed
     run_cli(["generations=12", f"hydra.run.dir={part}", *common])
     # resume with neither algo=gan nor seed=7: the checkpoint's own settings apply
@@ -90,7 +69,7 @@ def test_seed_reproducible_and_exact_resume(tmp_path):
     run_cli(
         ["generations=30", f"hydra.run.dir={part}", f"ckpt_path={part}/checkpoints/last.ckpt", *again_args]
     )
-    assert_same_state(a, state_of(part / "checkpoints/last.ckpt"))
+    assert_same_state(a, ckpt_state(part / "checkpoints/last.ckpt"))
     full_m, part_m = read_metrics(full), read_metrics(part)
     for key in ("loss/g", "loss/d", "toy/high_quality_share", "toy/modes_covered"):
         assert full_m[key] == part_m[key], key

@@ -15,33 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import REPO
-from helpers import TINY
+from helpers import TINY, assert_same_state, ckpt_state
 
 from evogan_lightning.run.config import compose
 from evogan_lightning.run.train import train
 
 GENERATIONS = 20
 POINTS = (2, 6, 10, 18)  # 10%, 30%, 50%, 90%
-
-
-def state(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def assert_same_state(a: dict, b: dict) -> None:
-    """Parameters, buffers, optimizer moments, RNG, generation and history are equal bit for bit."""
-    assert a["evogan"]["generation"] == b["evogan"]["generation"]
-    assert a["state_dict"].keys() == b["state_dict"].keys()
-    for k, v in a["state_dict"].items():  # NaN: a GAGAN offspring not scored yet
-        torch.testing.assert_close(v, b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k)
-    for oa, ob in zip(a["optimizer_states"], b["optimizer_states"], strict=True):
-        for pid, sa in oa["state"].items():
-            for key, va in sa.items():
-                assert torch.equal(torch.as_tensor(va), torch.as_tensor(ob["state"][pid][key])), (pid, key)
-    assert torch.equal(a["evogan"]["rng_state"], b["evogan"]["rng_state"])
-    assert repr(a["evogan"]["history"]) == repr(b["evogan"]["history"])
 
 
 @pytest.mark.parametrize("algo", ["cegan", "egan", "gagan"])
@@ -62,13 +43,13 @@ def test_resume_from_periodic_checkpoints_anywhere_in_the_run(tmp_path, algo):
     ]
     full = tmp_path / "full"
     train(compose(common, output_dir=str(full)))
-    straight = state(full / "checkpoints" / "last.ckpt")
+    straight = ckpt_state(full / "checkpoints" / "last.ckpt")
     for point in POINTS:
         run = tmp_path / f"from{point}"
         (run / "checkpoints").mkdir(parents=True)
         shutil.copy(full / "checkpoints" / f"gen_{point:07d}.ckpt", run / "checkpoints" / "last.ckpt")
         train(compose([*common, f"ckpt_path={run}/checkpoints/last.ckpt"], output_dir=str(run)))
-        resumed = state(run / "checkpoints" / "last.ckpt")
+        resumed = ckpt_state(run / "checkpoints" / "last.ckpt")
         assert_same_state(straight, resumed)
 
 
@@ -106,7 +87,7 @@ def test_sigterm_before_the_middle_then_the_printed_command_equals_the_straight_
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-2000:]
-    stopped = state(run / "checkpoints" / "last.ckpt")["evogan"]["generation"]
+    stopped = ckpt_state(run / "checkpoints" / "last.ckpt")["evogan"]["generation"]
     assert 0 < stopped < total / 2  # before the middle: where the stream used to replay batches
     command = err.split("Continue with: ")[1].splitlines()[0]
     done = subprocess.run(
@@ -118,4 +99,6 @@ def test_sigterm_before_the_middle_then_the_printed_command_equals_the_straight_
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert_same_state(state(straight / "checkpoints" / "last.ckpt"), state(run / "checkpoints" / "last.ckpt"))
+    assert_same_state(
+        ckpt_state(straight / "checkpoints" / "last.ckpt"), ckpt_state(run / "checkpoints" / "last.ckpt")
+    )

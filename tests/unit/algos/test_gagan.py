@@ -4,7 +4,7 @@ G against the best D), optimizer state after the GA, end-to-end CLI runs and exa
 import pytest
 import torch
 from conftest import FAST, read_metrics, run_cli
-from helpers import ckpt_state, whole_and_resumed
+from helpers import assert_same_state, ckpt_state, whole_and_resumed
 from omegaconf import OmegaConf
 
 from evogan_lightning.core.errors import ConfigError
@@ -153,14 +153,7 @@ def test_exact_resume(tmp_path):
     assert sd["discriminator.params"].shape[0] == 3  # every D ...
     assert sd["discriminator.exp_avg"].shape == sd["discriminator.params"].shape  # ... with its Adam state
     assert sd["discriminator.step"].shape == (3,)
-    assert a["state_dict"].keys() == b["state_dict"].keys()
-    for k in a["state_dict"]:
-        torch.testing.assert_close(
-            a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k
-        )
-    assert torch.equal(a["evogan"]["rng_state"], b["evogan"]["rng_state"])
-    # every logged row, incl. GA stats (repr: NaN before the first GA step compares equal)
-    assert repr(a["evogan"]["history"]) == repr(b["evogan"]["history"])
+    assert_same_state(a, b)  # every logged row too, incl. GA stats
     assert len(a["evogan"]["history"]) == 9
     g_full = read_metrics(full)["loss/g"]
     assert isinstance(g_full, float) and g_full == read_metrics(part)["loss/g"]  # NaN is written as null

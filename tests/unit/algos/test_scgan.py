@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import FAST, read_metrics, run_cli
+from helpers import assert_same_state
 from omegaconf import OmegaConf
 
 from evogan_lightning.algos.scgan import draw_partners
@@ -235,10 +236,5 @@ def test_cli_exact_resume(tmp_path):
     )
     a = torch.load(full / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
     b = torch.load(part / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
-    for k in a["state_dict"]:
-        torch.testing.assert_close(
-            a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, equal_nan=True, msg=k
-        )
-    assert a["evogan"]["operator_counts"] == b["evogan"]["operator_counts"]
+    assert_same_state(a, b)
     assert sum(a["evogan"]["operator_counts"].values()) == 9 * 4
-    assert repr(a["evogan"]["history"]) == repr(b["evogan"]["history"])
