@@ -1,6 +1,5 @@
 """The CLI end to end in subprocesses: default run, baselines, resume, sample, multirun, bad input."""
 
-
 import numpy as np
 import pytest
 from conftest import FAST, read_metrics, run_cli
