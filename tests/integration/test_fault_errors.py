@@ -275,7 +275,7 @@ def built(overrides: list[str]):
     ],
 )
 def test_a_generation_that_cannot_fit_in_memory(monkeypatch, overrides, key):
-    from evogan_lightning.run import memory
+    from evogan_lightning.algos import memory
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setattr(memory, "available_ram", lambda: 8 * 2**30)
@@ -290,7 +290,7 @@ def test_a_generation_that_cannot_fit_in_memory(monkeypatch, overrides, key):
 
 
 def test_default_settings_fit_in_little_memory(monkeypatch):
-    from evogan_lightning.run import memory
+    from evogan_lightning.algos import memory
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setattr(memory, "available_ram", lambda: 2**30)
