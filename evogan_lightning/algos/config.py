@@ -145,10 +145,18 @@ class AlgoConfig:
         check_eval_batch_size(n)
         need = self.d_steps * self.batch_size
         if self.population_size * n < need:
+            from .memory import MAX_EVAL_BATCH_SIZE
+
+            fits = -(-need // self.population_size)  # the eval_batch_size that would cover the D steps
+            fix = (
+                f"raise algo.eval_batch_size to {fits}"
+                if fits <= MAX_EVAL_BATCH_SIZE
+                else f"lower algo.batch_size (at most {self.population_size * MAX_EVAL_BATCH_SIZE // self.d_steps}"
+                f" with eval_batch_size at its maximum {MAX_EVAL_BATCH_SIZE}) or algo.d_steps"
+            )
             raise ConfigError(
                 f"the D steps need d_steps * batch_size = {need} fake samples but the survivors' evaluation "
-                f"samples are only population_size * eval_batch_size = {self.population_size * n}; raise "
-                "algo.eval_batch_size"
+                f"samples are only population_size * eval_batch_size = {self.population_size * n}; {fix}"
             )
 
     @classmethod

@@ -59,6 +59,13 @@ def evaluate_module(module: Any, args: dict[str, Any]) -> dict[str, Any]:
     if module.data_info["kind"] == "toy":
         from ..metrics.toy import evaluate_toy, toy_protocol
 
+        image_only = [k for k in ("classifier", "protocol") if args[k]]
+        if image_only:
+            raise ConfigError(
+                f"{', '.join(image_only)}= applies to image checkpoints; this one is on toy data "
+                f"({module.cfg['data']['name']}), which is scored by its toy metrics: drop {image_only[0]}="
+            )
+
         results.update(evaluate_toy(module, n))
         results["toy/protocol"] = toy_protocol(n, module.seed)
         return results

@@ -38,6 +38,22 @@ def check_sample_memory(n: int, shape: tuple[int, ...]) -> None:
         )
 
 
+def check_sample_disk(n: int, shape: tuple[int, ...], out: Path) -> None:
+    """ConfigError before sampling when the ``.npz`` of ``n`` float32 samples of ``shape`` would not fit on
+    the disk that holds ``out``."""
+    import shutil
+
+    folder = next((p for p in [out.resolve().parent, *out.resolve().parents] if p.is_dir()), Path("/"))
+    need = 4 * n * int(np.prod(shape))
+    free = shutil.disk_usage(folder).free
+    if need > 0.9 * free:
+        most = int(0.9 * free / (4 * int(np.prod(shape))))
+        raise ConfigError(
+            f"num_samples={n} samples of shape {shape} make a {need / 2**30:.1f} GiB file, more than the "
+            f"{free / 2**30:.1f} GiB free on {folder}; use num_samples<={most} or another out="
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -64,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         seed = check_seed(args["seed"])
         module = load_module(args["ckpt_path"], args["device"])
-        check_sample_memory(n, tuple(module.shape))
         out = Path(args["out"])
+        check_sample_memory(n, tuple(module.shape))
+        check_sample_disk(n, tuple(module.shape), out)
         gen = torch.Generator(device=module.device).manual_seed(seed)
         samples = module.sample(n, individual=args["individual"], generator=gen)
         individual = module.best_individual() if args["individual"] is None else int(args["individual"])

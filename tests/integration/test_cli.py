@@ -96,6 +96,22 @@ def test_sample_cli_rejects_an_output_that_is_not_npz(tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
+def test_sample_refuses_a_file_larger_than_the_free_disk(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from evogan_lightning.core.errors import ConfigError
+    from evogan_lightning.tools.sample import check_sample_disk
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**40, 0, 2**30))  # 1 GiB free
+    check_sample_disk(10**6, (2,), tmp_path / "s.npz")  # 8 MB: fine
+    with pytest.raises(
+        ConfigError, match=r"make a 7.5 GiB file, more than the 1.0 GiB free .*num_samples<=120795955"
+    ):
+        check_sample_disk(10**9, (2,), tmp_path / "sub" / "s.npz")
+
+
 def test_multirun_four_jobs(tmp_path):
     proc = run_cli(
         [
@@ -146,6 +162,7 @@ def test_bad_input_is_rejected_before_training(tmp_path, capsys, monkeypatch, ar
     [
         (["algo=nope"], "Could not find 'algo/nope'", 1),  # Hydra, when composing
         (["generations=0"], "evogan_lightning: error: generations must be an integer >= 1", 2),  # ours
+        (["net.hidden=0"], "evogan_lightning: error: net=auto has no option 'hidden'", 2),  # before Hydra
     ],
 )
 def test_bad_input_exits_from_the_real_cli(tmp_path, args, needle, code):

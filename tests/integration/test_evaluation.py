@@ -373,7 +373,7 @@ def test_missing_inception_weights_in_process_before_any_generation(tmp_path, mo
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path):
+def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path, capsys):
     run = tmp_path / "run"
     run_cli(
         [
@@ -410,6 +410,10 @@ def test_toy_metrics_logged_during_run_and_evaluate_cli(tmp_path):
     result = json.loads((run / "checkpoints" / "eval.json").read_text())
     for key in ("toy/modes_covered", "toy/high_quality_share", "toy/mode_kl", "toy/protocol"):
         assert result[key] == metrics[key], key  # same samples as train.py's end-of-run evaluation
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a classifier")
+    assert evaluate_main([f"ckpt_path={run}/checkpoints/last.ckpt", f"classifier={notes}"]) == 2
+    assert "applies to image checkpoints; this one is on toy data (ring8)" in capsys.readouterr().err
 
 
 def test_evaluate_cli_bad_input(tmp_path, capsys):

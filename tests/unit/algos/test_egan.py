@@ -33,7 +33,8 @@ from evogan_lightning.run.config import compose
         ),
         ("algo.eval_batch_size=1", "eval_batch_size (n, fitness samples per child) must be an integer >= 2"),
         ("algo.backend=vmap", "unknown algo.backend 'vmap'"),
-        ("algo.d_steps=3", "raise algo.eval_batch_size"),  # 3 * 16 fakes > 1 * 32 survivor samples
+        ("algo.d_steps=3", "raise algo.eval_batch_size to 48"),  # 3 * 16 fakes > 1 * 32 survivor samples
+        ("algo.batch_size=100000000", "lower algo.batch_size (at most 65536"),  # beyond eval_batch_size's cap
         ("algo.population_size=0", "population_size must be >= 1"),
     ],
 )
