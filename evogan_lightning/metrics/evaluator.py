@@ -323,9 +323,10 @@ class ImageEvaluator:
         """Extractor and real statistics (from the cache, else from the data, then cached)."""
         self.build_extractor(tuple(image_shape), data_cfg["name"])
         self.to(device)
-        trained_on = self.info["extractor"].split(":")[1]
         from ..metrics.image_protocol import classifier_data
 
+        parts = str(self.info["extractor"]).split(":")  # "classifier:<data set>"; Inception has no data set
+        trained_on = parts[1] if len(parts) > 1 else "unknown"
         if self.feature == "classifier" and trained_on not in ("unknown", classifier_data(data_cfg["name"])):
             warnings.warn(
                 f"the FID classifier was trained on {trained_on}, the data are {data_cfg['name']}; "

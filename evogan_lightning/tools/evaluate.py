@@ -59,7 +59,7 @@ def evaluate_module(module: Any, args: dict[str, Any]) -> dict[str, Any]:
     if module.data_info["kind"] == "toy":
         from ..metrics.toy import evaluate_toy, toy_protocol
 
-        image_only = [k for k in ("classifier", "protocol") if args[k]]
+        image_only = [k for k in ("classifier", "protocol") if args.get(k)]
         if image_only:
             raise ConfigError(
                 f"{', '.join(image_only)}= applies to image checkpoints; this one is on toy data "
