@@ -41,7 +41,7 @@ def test_the_tools_are_console_scripts_and_modules_with_no_shims_at_the_top():
         assert target == f"evogan_lightning.tools.{name}:main", name
         assert callable(importlib.import_module(f"evogan_lightning.tools.{name}").main)
         assert not (REPO / "evogan_lightning" / f"{name}.py").exists(), name
-    assert scripts["evogan"] == "evogan_lightning.__main__:main"
+    assert scripts["evogan"] == "evogan_lightning.__main__:run"
     out = subprocess.run(
         [sys.executable, "-m", "evogan_lightning.tools.sample", "--help"],
         capture_output=True,
