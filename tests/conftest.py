@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The suite runs on pytest-xdist workers (pyproject: -n auto). Each worker and every CLI it starts gets one torch
+# thread: two workers with two threads each on a 2-core machine slow each other about 10x.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+# Hermetic caches: the suite (and the CLIs it starts) never reads or writes the user's ~/.cache/evogan_lightning,
+# and two workers never write the same cache file.
+_CACHE = Path(tempfile.mkdtemp(prefix="evogan-test-cache-"))
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+os.environ["EVOGAN_STATS_CACHE"] = str(_CACHE / "feature_stats")
+os.environ["EVOGAN_CLASSIFIER_CACHE"] = str(_CACHE / "classifiers")
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["trainer.enable_progress_bar=false", "logger=none"]

@@ -36,7 +36,18 @@ def test_toy_experiments_train_on_both_toy_mixtures(tmp_path):
         assert json.loads((out / "metrics.json").read_text())["generation"] == 2
 
 
-@pytest.mark.parametrize("name", [e for e in EXPERIMENTS if e not in TOY_EXPERIMENTS])
+# the CIFAR-10 presets differ from cegan_gp_cifar10 by the algorithm only: they train in the slow suite
+SLOW_EXPERIMENTS = ("egan_cifar10", "cegan_cifar10")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(e, marks=pytest.mark.slow) if e in SLOW_EXPERIMENTS else e
+        for e in EXPERIMENTS
+        if e not in TOY_EXPERIMENTS
+    ],
+)
 def test_experiment_trains_one_generation_on_synthetic_data_of_its_shape(tmp_path, name):
     real = compose([f"experiment={name}"])
     size, channels = int(real.data.image_size), int(real.data.get("channels", 3))

@@ -27,7 +27,15 @@ def grid_side(image_size: int, nrow: int = 2, padding: int = 2) -> int:
     return nrow * image_size + (nrow + 1) * padding
 
 
-@pytest.mark.parametrize("size,channels,net", [(28, 1, "mnist28"), (32, 3, "egan32"), (64, 3, "dcgan64")])
+@pytest.mark.parametrize(
+    "size,channels,net",
+    [
+        (28, 1, "mnist28"),
+        # the 3-channel families train in the slow suite (a CLI run each); test_experiments builds them by default
+        pytest.param(32, 3, "egan32", marks=pytest.mark.slow),
+        pytest.param(64, 3, "dcgan64", marks=pytest.mark.slow),
+    ],
+)
 def test_each_net_family_trains_on_fake_images(tmp_path, size, channels, net):
     run_cli(
         [
@@ -145,6 +153,7 @@ def tensorboard_images(events: Path) -> list[tuple[int, str, bytes]]:
     return out
 
 
+@pytest.mark.slow  # a CLI run; the W&B test above checks the same grids by default
 def test_tensorboard_logs_sample_grids(tmp_path):
     run_cli(["logger=tensorboard", *TOY_LOGGED, f"hydra.run.dir={tmp_path}"])
     (events,) = (tmp_path / "tensorboard").glob("events.out.tfevents.*")

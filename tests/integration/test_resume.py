@@ -84,6 +84,7 @@ def test_net_auto_and_the_explicit_family_with_its_defaults_are_the_same_archite
     assert "net: checkpoint 'mlp' vs config 'egan32'" in check_architecture(auto_run, other)
 
 
+@pytest.mark.slow  # two CLI runs; tests/integration/test_old_checkpoint.py migrates an old checkpoint by default
 def test_checkpoint_written_before_the_mlp_width_change_still_loads_and_resumes(tmp_path):
     """Version-1 checkpoints of net=auto toy runs stored no net options, and the MLP was 512 wide then."""
     import torch

@@ -68,6 +68,7 @@ def _cli(run: Path, generations: int, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # three CLI runs of 1500 generations; the default suite resumes from every point in-process above
 def test_sigterm_before_the_middle_then_the_printed_command_equals_the_straight_run(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     total = 1500

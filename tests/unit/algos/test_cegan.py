@@ -224,6 +224,7 @@ def test_exact_resume(tmp_path):
     assert_exact_resume(tmp_path, ["algo=cegan", "algo.population_size=2", "algo.n_c=2"])
 
 
+@pytest.mark.slow  # four CLI jobs; the default suite sweeps in tests/integration/test_cli.py
 def test_multirun_n_c_by_fitness(tmp_path):
     proc = run_cli(
         [
