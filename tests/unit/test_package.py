@@ -28,6 +28,17 @@ def test_importing_the_package_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_the_command_line_composes_a_config_without_lightning():
+    """Hydra's entry point and the typed schemas load without Lightning, so a bad override is refused before
+    the slow import (algos/__init__ imports an algorithm class on first use)."""
+    code = (
+        "import sys, evogan_lightning.__main__, evogan_lightning.algos as a; "
+        "print('lightning' in sys.modules, a.EvoGANModule.__name__, 'lightning' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.split() == ["False", "EvoGANModule", "True"]
+
+
 def test_the_tools_are_console_scripts_and_modules_with_no_shims_at_the_top():
     """``evogan-<tool>`` (pyproject's scripts) and ``python -m evogan_lightning.tools.<tool>`` run the same
     ``main``; the package top holds no thin re-export modules (issue 27)."""
