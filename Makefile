@@ -8,7 +8,7 @@ install:  ## install the package with the dev tools (pytest, ruff)
 run:  ## train the default configuration on embedded toy data (no download)
 	$(PYTHON) -m evogan_lightning
 
-test:  ## the default test suite (CPU, a few minutes, no downloads)
+test:  ## the default test suite (CPU, about 3 minutes on 2 cores, no downloads)
 	$(PYTHON) -m pytest -q
 
 test-slow:  ## slow tests (longer training, real Fashion-MNIST when installed)

@@ -332,7 +332,7 @@ def curves_figure(
     datas = list(dict.fromkeys(r.data for r in runs))
     fig, axes = plt.subplots(1, len(datas), figsize=(5.5 * len(datas), 4.2), squeeze=False)
     for ax, data in zip(axes[0], datas):
-        for algo in dict.fromkeys(r.algo for r in runs if r.data == data):
+        for k, algo in enumerate(dict.fromkeys(r.algo for r in runs if r.data == data)):
             curves = [curve(r, costs) for r in runs if (r.algo, r.data) == (algo, data) and r.done]
             curves = [c for c in curves if len(c) >= 2]
             if not curves:
@@ -340,7 +340,9 @@ def curves_figure(
             end = min(c[-1][0] for c in curves)
             grid = np.linspace(min(c[0][0] for c in curves), end, 60)
             ys = np.array([np.interp(grid, [p[0] for p in c], [p[2] for p in c]) for c in curves])
-            ax.plot(grid, ys.mean(axis=0), label=f"{algo} ({len(curves)})")
+            # ten colours, then the same colours dashed: every line of a study with many variants stays apart
+            style = ("-", "--", "-.")[k // 10 % 3]
+            ax.plot(grid, ys.mean(axis=0), color=f"C{k % 10}", linestyle=style, label=f"{algo} ({len(curves)})")
         if math.isfinite(budgets.get(data, math.nan)):
             ax.axvline(budgets[data], color="gray", linestyle=":", linewidth=1)
         ax.set_yscale("log")
