@@ -342,7 +342,9 @@ def curves_figure(
             ys = np.array([np.interp(grid, [p[0] for p in c], [p[2] for p in c]) for c in curves])
             # ten colours, then the same colours dashed: every line of a study with many variants stays apart
             style = ("-", "--", "-.")[k // 10 % 3]
-            ax.plot(grid, ys.mean(axis=0), color=f"C{k % 10}", linestyle=style, label=f"{algo} ({len(curves)})")
+            ax.plot(
+                grid, ys.mean(axis=0), color=f"C{k % 10}", linestyle=style, label=f"{algo} ({len(curves)})"
+            )
         if math.isfinite(budgets.get(data, math.nan)):
             ax.axvline(budgets[data], color="gray", linestyle=":", linewidth=1)
         ax.set_yscale("log")
