@@ -49,6 +49,22 @@ def check_seed(seed: Any, key: str = "seed") -> int:
     return seed
 
 
+def check_generations(value: Any, key: str = "generations") -> int:
+    """The number of generations to train to: a whole number >= 1."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        raise ConfigError(f"{key} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def check_run_values(cfg: Any) -> None:
+    """The checks of a run's top-level values that need neither Lightning nor the data (generations, seed,
+    matmul precision): ``tools.train_cli`` runs them before the Lightning import (about 6 s), so a typo is
+    refused at once. ``cfg``: the composed config (a DictConfig or a plain mapping)."""
+    check_generations(cfg.get("generations"))
+    check_seed(cfg.get("seed"))
+    check_matmul_precision(cfg.get("matmul_precision", "highest"))
+
+
 def check_matmul_precision(value: Any) -> str:
     """``matmul_precision``: one of ``MATMUL_PRECISIONS`` (torch only warns about another value)."""
     if value not in MATMUL_PRECISIONS:

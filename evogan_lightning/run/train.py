@@ -29,7 +29,7 @@ from ..callbacks.checkpoint import GenerationCheckpoint
 from ..core.errors import ConfigError, DivergedError, StoppedByUser
 from ..data.datamodule import GANDataModule
 from .checkpoint_io import check_resumable, read_checkpoint
-from .checks import check_matmul_precision, check_seed
+from .checks import check_generations, check_matmul_precision, check_seed
 from .config import check_keys
 from .console import (
     StopState,
@@ -259,9 +259,7 @@ def finish_wandb() -> None:
 
 def _train(cfg: DictConfig, out_dir: Path) -> float | None:
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    generations = plain.get("generations")
-    if not isinstance(generations, int) or generations < 1:
-        raise ConfigError(f"generations must be an integer >= 1, got {generations!r}")
+    generations = check_generations(plain.get("generations"))
     ckpt_path = plain.get("ckpt_path")
     if ckpt_path:  # continue the run as it was trained: its algo/net/data/seed, plus what was typed now
         meta, trained_with = load_checkpoint_meta(ckpt_path)

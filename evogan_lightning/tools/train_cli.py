@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ..core.errors import ConfigError, DivergedError, StoppedByUser
+from ..run.checks import check_run_values
 
 
 def remove_if_empty(cfg: DictConfig) -> None:
@@ -69,9 +70,10 @@ def record_failure(cfg: DictConfig, err: BaseException) -> Path | None:
 def train_or_exit(cfg: DictConfig) -> float | None:
     """Train ``cfg`` and return its main metric (for Hydra sweepers). In a sweep, a job that is refused or
     diverges is recorded (``failed.json`` in its folder) and the sweep goes on with the next job."""
-    from ..run.train import train
-
     try:
+        check_run_values(cfg)  # before the slow Lightning import that run.train brings
+        from ..run.train import train
+
         return train(cfg)
     except StoppedByUser as stop:  # checkpoint saved; exit like an interrupted program (also ends a sweep)
         print(stop, file=sys.stderr)

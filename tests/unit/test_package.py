@@ -1,5 +1,6 @@
 """The package's top level: its version and the algorithm classes, imported on first use."""
 
+import os
 import re
 import subprocess
 import sys
@@ -37,6 +38,31 @@ def test_the_command_line_composes_a_config_without_lightning():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.split() == ["False", "EvoGANModule", "True"]
+
+
+@pytest.mark.parametrize(
+    "arg,needle",
+    [
+        ("generations=0", "generations must be an integer >= 1"),
+        ("seed=-1", "seed must be a whole number"),
+        ("matmul_precision=fast", "matmul_precision must be one of"),
+    ],
+)
+def test_a_bad_top_level_value_is_refused_before_lightning_is_imported(tmp_path, arg, needle):
+    """``tools.train_cli`` checks generations, seed and matmul precision before ``run.train`` imports
+    Lightning (about 6 s of a refused command): ``-X importtime`` lists every module the process imported."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "evogan_lightning", arg, f"hydra.run.dir={tmp_path}/r"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 2 and needle in proc.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "torch" in imported  # the listing is real
+    assert "lightning" not in imported and "lightning.pytorch" not in imported
+    assert not (tmp_path / "r").exists()
 
 
 def test_the_tools_are_console_scripts_and_modules_with_no_shims_at_the_top():
