@@ -30,17 +30,52 @@ def family(name: str) -> ModuleType:
     return importlib.import_module(FAMILIES[name])
 
 
+IMAGE_FAMILY_BY_SIZE = {28: "mnist28", 32: "egan32", 64: "dcgan64", 128: "dcgan64"}  # what net=auto picks
+
+
 def auto_family(shape: tuple[int, ...]) -> str:
     """The family that fits data of ``shape``: toy vectors -> mlp, 28 -> mnist28, 32 -> egan32, 64/128 -> dcgan64."""
     if len(shape) == 1:
         return "mlp"
     size = shape[-1]
-    by_size = {28: "mnist28", 32: "egan32", 64: "dcgan64", 128: "dcgan64"}
-    if len(shape) == 3 and size in by_size:
-        return by_size[size]
+    if len(shape) == 3 and size in IMAGE_FAMILY_BY_SIZE:
+        return IMAGE_FAMILY_BY_SIZE[size]
     raise ValueError(
         f"net=auto has no network family for data of shape {tuple(shape)}; supported image sizes are "
-        f"{sorted(by_size)} (set data.image_size) or pick a net explicitly (net=...)"
+        f"{sorted(IMAGE_FAMILY_BY_SIZE)} (set data.image_size) or pick a net explicitly (net=...)"
+    )
+
+
+def check_image_shape(
+    name: str, shape: tuple[int, ...], sizes: tuple[int, ...], usual_channels: int = 3
+) -> None:
+    """The image families' ``check_shape``: return if ``shape`` is (C, S, S) with C in {1, 3} and S in
+    ``sizes``; else raise a ValueError naming the family, the shape and the fix (the data option to change,
+    or the family that models that size)."""
+    shape = tuple(shape)
+    square = len(shape) == 3 and shape[1] == shape[2]
+    if square and shape[0] in (1, 3) and shape[1] in sizes:
+        return
+    other = IMAGE_FAMILY_BY_SIZE.get(shape[-1]) if square and shape[-1] not in sizes else None
+    size_text = " or ".join(map(str, sizes))
+    if len(shape) == 1:
+        fix = "this is 2-d toy data: use net=mlp (or net=auto)"
+    elif square and shape[1] in sizes:
+        fix = f"set data.channels={usual_channels} (or {4 - usual_channels})"
+    elif other:
+        first = f"{sizes[0]}" + "".join(f" (or {s})" for s in sizes[1:])
+        fix = f"set data.image_size={first} or choose net={other} (or net=auto)"
+    else:
+        fix = f"set data.image_size={size_text} (and data.channels to 1 or 3), or choose net=auto"
+    if len(sizes) == 1:
+        allowed = (
+            f"({usual_channels}, {sizes[0]}, {sizes[0]}) or ({4 - usual_channels}, {sizes[0]}, {sizes[0]})"
+        )
+    else:
+        allowed = " or ".join(f"(C, {s}, {s})" for s in sizes) + ", C in {1, 3}"
+    raise ValueError(
+        f"net={name} models {' or '.join(f'{s}x{s}' for s in sizes)} images with 1 or 3 channels (shape "
+        f"{allowed}), got data of shape {shape}; {fix}"
     )
 
 
@@ -112,3 +147,16 @@ def width_options(family_name: str, defaults: Mapping[str, int], options: Mappin
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"net.{key} must be a positive integer, got {value!r}")
     return merged
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN initialisation (Radford et al. 2016, Sec. 4), used by egan32 and dcgan64: conv, transposed-conv and
+    linear weights N(0, 0.02), biases 0; batch-norm weights N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

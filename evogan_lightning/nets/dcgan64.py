@@ -20,55 +20,27 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from . import check_image_shape, dcgan_init, width_options
+
 LATENT_DIM = 100
 NOISE = "normal"
 SIZES = (64, 128)
-CHANNELS = (1, 3)
 DEFAULTS = {"g_width": 64, "d_width": 64}
-_OTHER_FAMILY = {28: "mnist28", 32: "egan32"}
 
 
 def check_shape(shape: tuple[int, ...]) -> None:
     """Raise ValueError unless ``shape`` is (C, 64, 64) or (C, 128, 128) with C in {1, 3}."""
-    shape = tuple(shape)
-    if len(shape) == 3 and shape[0] in CHANNELS and shape[1] == shape[2] and shape[1] in SIZES:
-        return
-    if len(shape) == 1:
-        fix = "this is 2-d toy data: use net=mlp (or net=auto)"
-    elif len(shape) == 3 and shape[1] == shape[2] and shape[1] in SIZES:
-        fix = "set data.channels=3 (or 1)"
-    elif len(shape) == 3 and shape[1] == shape[2] and shape[-1] in _OTHER_FAMILY:
-        fix = f"set data.image_size=64 (or 128) or choose net={_OTHER_FAMILY[shape[-1]]} (or net=auto)"
-    else:
-        fix = "set data.image_size=64 or 128 (and data.channels to 1 or 3), or choose net=auto"
-    raise ValueError(
-        f"net=dcgan64 models 64x64 or 128x128 images with 1 or 3 channels (shape (C, 64, 64) or "
-        f"(C, 128, 128), C in {{1, 3}}), got data of shape {shape}; {fix}"
-    )
+    check_image_shape("dcgan64", shape, SIZES, usual_channels=3)
 
 
 def _options(options: dict) -> dict:
     """Defaults merged with ``options`` (shared validation: nets.width_options)."""
-    from . import width_options
-
     return width_options("dcgan64", DEFAULTS, options)
 
 
 def _num_blocks(size: int) -> int:
     """Hidden feature maps between 4x4 and the image: 4 at 64x64 (4, 8, 16, 32), 5 at 128x128."""
     return size.bit_length() - 3
-
-
-def init_weights(module: nn.Module) -> None:
-    """DCGAN init: conv weights N(0, 0.02); batch-norm weights N(1, 0.02), biases 0."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
 
 
 class DCGANGenerator(nn.Module):
@@ -86,7 +58,7 @@ class DCGANGenerator(nn.Module):
         layers += [nn.BatchNorm2d(widths[-1]), nn.ReLU()]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        init_weights(self)
+        dcgan_init(self)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z[:, :, None, None])
@@ -104,7 +76,7 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
         layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
-        init_weights(self)
+        dcgan_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
         logits = self.net(x)

@@ -19,50 +19,22 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from . import check_image_shape, dcgan_init, width_options
+
 LATENT_DIM = 100
 NOISE = "uniform"
 SIZE = 32
-CHANNELS = (1, 3)
 DEFAULTS = {"g_width": 128, "d_width": 128}
-_OTHER_FAMILY = {28: "mnist28", 64: "dcgan64", 128: "dcgan64"}
 
 
 def check_shape(shape: tuple[int, ...]) -> None:
     """Raise ValueError unless ``shape`` is (1, 32, 32) or (3, 32, 32)."""
-    shape = tuple(shape)
-    if len(shape) == 3 and shape[0] in CHANNELS and shape[1] == shape[2] == SIZE:
-        return
-    if len(shape) == 1:
-        fix = "this is 2-d toy data: use net=mlp (or net=auto)"
-    elif len(shape) == 3 and shape[1] == shape[2] == SIZE:
-        fix = "set data.channels=3 (or 1)"
-    elif len(shape) == 3 and shape[1] == shape[2] and shape[-1] in _OTHER_FAMILY:
-        fix = f"set data.image_size={SIZE} or choose net={_OTHER_FAMILY[shape[-1]]} (or net=auto)"
-    else:
-        fix = f"set data.image_size={SIZE} (and data.channels to 1 or 3), or choose net=auto"
-    raise ValueError(
-        f"net=egan32 models 32x32 images with 1 or 3 channels (shape (3, 32, 32) or (1, 32, 32)), "
-        f"got data of shape {shape}; {fix}"
-    )
+    check_image_shape("egan32", shape, (SIZE,), usual_channels=3)
 
 
 def _options(options: dict) -> dict:
     """Defaults merged with ``options`` (shared validation: nets.width_options)."""
-    from . import width_options
-
     return width_options("egan32", DEFAULTS, options)
-
-
-def init_weights(module: nn.Module) -> None:
-    """Reference init: conv/linear weights N(0, 0.02), biases 0; batch-norm weights N(1, 0.02), biases 0."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
 
 
 class EGAN32Generator(nn.Module):
@@ -81,7 +53,7 @@ class EGAN32Generator(nn.Module):
             nn.ConvTranspose2d(w, channels, 4, 2, 1),
             nn.Tanh(),
         )
-        init_weights(self)
+        dcgan_init(self)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z[:, :, None, None])
@@ -104,7 +76,7 @@ class EGAN32Discriminator(nn.Module):
             nn.LeakyReLU(0.2),
         )
         self.head = nn.Linear(4 * w * 4 * 4, 1)
-        init_weights(self)
+        dcgan_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
         logits = self.head(self.features(x).flatten(1))

@@ -19,37 +19,21 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from . import check_image_shape, width_options
+
 LATENT_DIM = 100
 NOISE = "normal"
 SIZE = 28
-CHANNELS = (1, 3)
 DEFAULTS = {"g_width": 64, "d_width": 64}
-_OTHER_FAMILY = {32: "egan32", 64: "dcgan64", 128: "dcgan64"}
 
 
 def check_shape(shape: tuple[int, ...]) -> None:
     """Raise ValueError unless ``shape`` is (1, 28, 28) or (3, 28, 28)."""
-    shape = tuple(shape)
-    if len(shape) == 3 and shape[0] in CHANNELS and shape[1] == shape[2] == SIZE:
-        return
-    if len(shape) == 1:
-        fix = "this is 2-d toy data: use net=mlp (or net=auto)"
-    elif len(shape) == 3 and shape[1] == shape[2] == SIZE:
-        fix = "set data.channels=1 (or 3)"
-    elif len(shape) == 3 and shape[1] == shape[2] and shape[-1] in _OTHER_FAMILY:
-        fix = f"set data.image_size={SIZE} or choose net={_OTHER_FAMILY[shape[-1]]} (or net=auto)"
-    else:
-        fix = f"set data.image_size={SIZE} (and data.channels to 1 or 3), or choose net=auto"
-    raise ValueError(
-        f"net=mnist28 models 28x28 images with 1 or 3 channels (shape (1, 28, 28) or (3, 28, 28)), "
-        f"got data of shape {shape}; {fix}"
-    )
+    check_image_shape("mnist28", shape, (SIZE,), usual_channels=1)
 
 
 def _options(options: dict) -> dict:
     """Defaults merged with ``options`` (shared validation: nets.width_options)."""
-    from . import width_options
-
     return width_options("mnist28", DEFAULTS, options)
 
 
