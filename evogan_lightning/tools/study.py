@@ -30,7 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -379,57 +379,84 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def panel_figure(
+    runs: Sequence[Run],
+    path: Path,
+    draw: Callable[[Any, str, Run | None], None],
+    rows_are_algos: bool,
+    panel: tuple[float, float],
+    suptitle: str | None = None,
+) -> None:
+    """One panel per (algorithm, data set): ``draw(ax, data, run)`` fills it from the first finished run that
+    has a checkpoint (``run`` None: "no run" is written over what ``draw`` drew). Rows are algorithms or data
+    sets; each row and column is labelled; ``panel`` is one panel's (width, height) in inches."""
+    import matplotlib.pyplot as plt  # no backend switch here: a notebook keeps its own (figures are closed)
+
+    algos = list(dict.fromkeys(r.algo for r in runs))
+    datas = list(dict.fromkeys(r.data for r in runs))
+    rows, cols = (algos, datas) if rows_are_algos else (datas, algos)
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(panel[0] * len(cols), panel[1] * len(rows)), squeeze=False
+    )
+    for i, row in enumerate(rows):
+        for j, col in enumerate(cols):
+            algo, data = (row, col) if rows_are_algos else (col, row)
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            done = [
+                r
+                for r in runs
+                if (r.algo, r.data) == (algo, data)
+                and r.done
+                and (r.dir / "checkpoints" / "last.ckpt").is_file()
+            ]
+            draw(ax, data, done[0] if done else None)
+            if not done:
+                ax.text(0.5, 0.5, "no run", ha="center", va="center", transform=ax.transAxes)
+            if j == 0:
+                ax.set_ylabel(row, fontsize=9)
+            if i == 0:
+                ax.set_xlabel(col, fontsize=9)
+                ax.xaxis.set_label_position("top")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def samples_figure(runs: Sequence[Run], path: Path, num_samples: int = 2000) -> None:
     """Final samples of every algorithm (columns) on every data set (rows), as the E-GAN paper lays out its toy
     results: the first finished seed of each, over the true mode centres; each panel is titled with that run's
     numbers."""
-    import matplotlib.pyplot as plt  # no backend switch here: a notebook keeps its own (figures are closed)
     import torch
 
     from ..data.toy import TOY_MIXTURES
     from .cli_common import load_module
 
-    algos = list(dict.fromkeys(r.algo for r in runs))
-    datas = list(dict.fromkeys(r.data for r in runs))
-    fig, axes = plt.subplots(
-        len(datas), len(algos), figsize=(2.3 * len(algos), 2.5 * len(datas)), squeeze=False
-    )
-    for i, data in enumerate(datas):
-        for j, algo in enumerate(algos):
-            ax = axes[i][j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            mixture = TOY_MIXTURES[data]()
-            lim = float(mixture.centers.abs().max()) * 1.35
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-lim, lim)
-            ax.set_aspect("equal")
-            done = [r for r in runs if (r.algo, r.data) == (algo, data) and r.done]
-            ckpt = done[0].dir / "checkpoints" / "last.ckpt" if done else None
-            if ckpt is not None and ckpt.is_file():
-                module = load_module(ckpt)
-                gen = torch.Generator().manual_seed(module.seed + 1)
-                x = module.sample(num_samples, generator=gen).numpy()
-                ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.4, color="tab:red", rasterized=True)
-                m = done[0].metrics
-                ax.set_title(
-                    f"{m['toy/modes_covered']:.0f}/{m['toy/num_modes']:.0f} modes, "
-                    f"{100 * m['toy/high_quality_share']:.0f}% HQ",
-                    fontsize=7,
-                )
-            else:
-                ax.text(0.5, 0.5, "no run", ha="center", va="center", transform=ax.transAxes)
-            c = mixture.centers.numpy()
-            ax.scatter(c[:, 0], c[:, 1], s=10, marker="x", color="black", linewidths=0.7)
-            if j == 0:
-                ax.set_ylabel(data, fontsize=10)
-            if i == 0:
-                ax.set_xlabel(algo, fontsize=9)
-                ax.xaxis.set_label_position("top")
-    fig.suptitle(f"final samples (seed {min(r.seed for r in runs)}), red; mode centres, black", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    def draw(ax: Any, data: str, run: Run | None) -> None:
+        mixture = TOY_MIXTURES[data]()
+        lim = float(mixture.centers.abs().max()) * 1.35
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        if run is not None:
+            module = load_module(run.dir / "checkpoints" / "last.ckpt")
+            gen = torch.Generator().manual_seed(module.seed + 1)
+            x = module.sample(num_samples, generator=gen).numpy()
+            ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.4, color="tab:red", rasterized=True)
+            m = run.metrics
+            ax.set_title(
+                f"{m['toy/modes_covered']:.0f}/{m['toy/num_modes']:.0f} modes, "
+                f"{100 * m['toy/high_quality_share']:.0f}% HQ",
+                fontsize=7,
+            )
+        c = mixture.centers.numpy()
+        ax.scatter(c[:, 0], c[:, 1], s=10, marker="x", color="black", linewidths=0.7)
+
+    title = f"final samples (seed {min(r.seed for r in runs)}), red; mode centres, black"
+    panel_figure(runs, path, draw, rows_are_algos=False, panel=(2.3, 2.5), suptitle=title)
 
 
 def report(runs: Sequence[Run], out: Path, header: str) -> str:

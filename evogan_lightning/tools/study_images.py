@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .study import ImageSetup, Run, mean_std
+from .study import ImageSetup, Run, mean_std, panel_figure
 
 PROTOCOL_COLUMNS = (  # metric, header, scale, digits
     ("test/classifier_fid", "classifier-FID", 1.0, 1),
@@ -280,44 +280,24 @@ def wall_clock_table(rows: Sequence[dict[str, Any]], budget: float, curve_sample
 def samples_figure(runs: Sequence[Run], path: Path, grid: int = 8) -> None:
     """A ``grid x grid`` sample grid of every algorithm (rows) on every data set (columns), first finished seed,
     fixed noise; each panel is titled with that run's classifier-FID."""
-    import matplotlib.pyplot as plt
     import torch
     from torchvision.utils import make_grid
 
     from .cli_common import load_module
 
-    algos = list(dict.fromkeys(r.algo for r in runs))
-    datas = list(dict.fromkeys(r.data for r in runs))
-    fig, axes = plt.subplots(
-        len(algos), len(datas), figsize=(2.6 * len(datas), 2.8 * len(algos)), squeeze=False
-    )
-    for i, algo in enumerate(algos):
-        for j, data in enumerate(datas):
-            ax = axes[i][j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            done = [r for r in runs if (r.algo, r.data) == (algo, data) and r.done]
-            ckpt = done[0].dir / "checkpoints" / "last.ckpt" if done else None
-            if ckpt is not None and ckpt.is_file():
-                module = load_module(ckpt)
-                x = module.sample(grid * grid, generator=torch.Generator().manual_seed(1))
-                image = make_grid((x + 1) / 2, nrow=grid, padding=1, pad_value=1.0).clamp(0, 1)
-                ax.imshow(image.permute(1, 2, 0).numpy())
-                m = done[0].metrics
-                title = f"FID {m.get('test/classifier_fid', math.nan):.1f}"
-                if "test/modes_covered" in m:
-                    title += f", {m['test/modes_covered']:.0f} modes"
-                ax.set_title(f"{title} (seed {done[0].seed})", fontsize=7)
-            else:
-                ax.text(0.5, 0.5, "no run", ha="center", va="center", transform=ax.transAxes)
-            if j == 0:
-                ax.set_ylabel(algo, fontsize=9)
-            if i == 0:
-                ax.set_xlabel(data, fontsize=9)
-                ax.xaxis.set_label_position("top")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    def draw(ax: Any, data: str, run: Run | None) -> None:
+        if run is None:
+            return
+        module = load_module(run.dir / "checkpoints" / "last.ckpt")
+        x = module.sample(grid * grid, generator=torch.Generator().manual_seed(1))
+        image = make_grid((x + 1) / 2, nrow=grid, padding=1, pad_value=1.0).clamp(0, 1)
+        ax.imshow(image.permute(1, 2, 0).numpy())
+        title = f"FID {run.metrics.get('test/classifier_fid', math.nan):.1f}"
+        if "test/modes_covered" in run.metrics:
+            title += f", {run.metrics['test/modes_covered']:.0f} modes"
+        ax.set_title(f"{title} (seed {run.seed})", fontsize=7)
+
+    panel_figure(runs, path, draw, rows_are_algos=True, panel=(2.6, 2.8))
 
 
 def curves_figure(
