@@ -184,3 +184,35 @@ def test_tiny_image_study_trains_its_classifier_scores_and_reports(tmp_path, cap
     assert study.main(args) == 0  # resumed: nothing reruns, the classifier is not trained again
     again = capsys.readouterr().out
     assert "2 of 2 runs already finished" in again and "training the fashion_mnist classifier" not in again
+
+
+def test_panel_figure_lays_out_one_panel_per_algorithm_and_data_set(tmp_path):
+    """``study.panel_figure`` (both studies' sample figures): rows are data sets (toy) or algorithms
+    (images); each panel's ``draw`` gets the first finished run that has a checkpoint, or None."""
+    runs = [
+        study.Run(a, d, s, tmp_path / a / d / f"seed{s}")
+        for a in ("gan", "cegan")
+        for d in ("ring8", "grid25")
+        for s in (0, 1)
+    ]
+    for r in runs[1:3]:  # gan ring8 seed 1 and gan grid25 seed 0 finished; every other run did not
+        (r.dir / "checkpoints").mkdir(parents=True)
+        (r.dir / "metrics.json").write_text("{}")
+        (r.dir / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    for rows_are_algos in (False, True):
+        seen: dict[tuple[int, int], tuple[str, str | None]] = {}
+
+        def draw(ax, data, run, seen=seen):
+            spec = ax.get_subplotspec()
+            seen[spec.rowspan.start, spec.colspan.start] = (data, run and f"{run.algo}/{run.data}/{run.seed}")
+
+        path = tmp_path / f"fig_{rows_are_algos}.png"
+        study.panel_figure(runs, path, draw, rows_are_algos=rows_are_algos, panel=(1.0, 1.0), suptitle="t")
+        assert path.stat().st_size > 1000
+        gan_ring, gan_grid = (0, 0), ((0, 1) if rows_are_algos else (1, 0))  # (row, column) of gan's panels
+        assert seen == {
+            gan_ring: ("ring8", "gan/ring8/1"),
+            gan_grid: ("grid25", "gan/grid25/0"),
+            (gan_grid[1], gan_grid[0]): ("ring8", None),  # cegan: no finished run
+            (1, 1): ("grid25", None),
+        }
