@@ -216,3 +216,36 @@ def test_panel_figure_lays_out_one_panel_per_algorithm_and_data_set(tmp_path):
             (gan_grid[1], gan_grid[0]): ("ring8", None),  # cegan: no finished run
             (1, 1): ("grid25", None),
         }
+
+
+def test_the_fid_curve_figure_keeps_every_line_of_a_big_study_apart(tmp_path, monkeypatch):
+    """``study_images.curves_figure``: one line per algorithm; past ten algorithms the colours repeat with
+    another line style, so no two lines look alike (the image study with its variants has 11)."""
+    import matplotlib.axes
+
+    from evogan_lightning.tools import study_images
+
+    runs = []
+    for k in range(12):
+        run = study.Run(f"algo{k}", "fashion_mnist", 0, tmp_path / f"algo{k}", image=True)
+        (run.dir / "logs").mkdir(parents=True)
+        (run.dir / "metrics.json").write_text("{}")
+        (run.dir / "protocol.json").write_text("{}")
+        rows = [f"{g},{g / 10},{100 - k - g / 100}" for g in (250, 500, 750)]
+        (run.dir / "logs" / "metrics.csv").write_text(
+            "generation,val/train_seconds,val/classifier_fid\n" + "\n".join(rows) + "\n"
+        )
+        runs.append(run)
+    drawn = []
+    plot = matplotlib.axes.Axes.plot
+
+    def record(ax, *args, **kwargs):
+        drawn.append((kwargs.get("label"), kwargs.get("color"), kwargs.get("linestyle")))
+        return plot(ax, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", record)
+    study_images.curves_figure(runs, tmp_path / "fid.png", budgets={"fashion_mnist": 50.0})
+    assert (tmp_path / "fid.png").stat().st_size > 1000
+    assert [label for label, _, _ in drawn] == [f"algo{k} (1)" for k in range(12)]
+    assert len({(color, style) for _, color, style in drawn}) == 12
+    assert drawn[0][1:] == ("C0", "-") and drawn[10][1:] == ("C0", "--")
